@@ -1,0 +1,1 @@
+"""Casebook shared text processing: redaction, error signatures and token counting."""

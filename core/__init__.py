@@ -1,0 +1,1 @@
+"""Casebook core: shared domain types, settings and errors (imports nothing else of Casebook)."""

@@ -1,0 +1,102 @@
+"""Casebook settings: one pydantic-settings object, built once at startup and injected.
+
+Sources, highest first: constructor arguments, `CASEBOOK_*` environment variables, a TOML
+config file (`CASEBOOK_CONFIG`, else `./casebook.toml` when present), then the defaults,
+which are embedded and offline.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+LOCAL_EMBEDDER = "local/all-MiniLM-L6-v2-int8"
+
+
+class Settings(BaseSettings):
+    """Every tunable of Casebook, with embedded, offline defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="CASEBOOK_", extra="ignore")
+
+    # Where embedded Chroma, the lexical index and the database live.
+    data_dir: Path = Path(".casebook")
+
+    # Vector store: embedded PersistentClient (default) or a Chroma server over HTTP.
+    chroma_mode: Literal["embedded", "http"] = "embedded"
+    chroma_host: str = "127.0.0.1"
+    chroma_port: int = 8000
+    collection_prefix: str = "casebook"
+
+    # Embeddings: the bundled ONNX MiniLM, or any litellm embedding model string.
+    embedding_model: str = LOCAL_EMBEDDER
+    embedding_batch_size: int = Field(default=32, ge=1, le=1024)
+    embedding_api_base: str | None = None
+    embedding_api_key: SecretStr | None = None
+    embedding_threads: int = Field(default=0, ge=0, description="0: onnxruntime's default")
+
+    # LLM for drafting; empty means retrieval-only drafts.
+    llm_model: str = ""
+    llm_api_base: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = Field(default=60.0, gt=0)
+    llm_max_retries: int = Field(default=2, ge=0, le=10)
+
+    # Chunking of runbooks (and long cases), sized in tiktoken tokens.
+    chunk_max_tokens: int = Field(default=200, ge=16, le=8192)
+    chunk_overlap_tokens: int = Field(default=30, ge=0)
+    tokenizer_encoding: str = "cl100k_base"
+
+    # PII redaction before anything is stored, embedded or sent to an LLM.
+    redact: bool = True
+    redact_kinds: list[str] = Field(
+        default_factory=lambda: ["email", "phone", "card", "secret", "bearer", "ip"]
+    )
+
+    # Hybrid search: weighted reciprocal-rank fusion of the three channels.
+    fusion_k: int = Field(default=60, ge=1)
+    weight_dense: float = Field(default=1.0, ge=0)
+    weight_bm25: float = Field(default=1.0, ge=0)
+    weight_signature: float = Field(default=0.5, ge=0)
+    bm25_title_weight: float = Field(default=2.0, ge=0)
+    candidate_pool: int = Field(default=100, ge=1, le=2000)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Add the optional TOML config file below the environment."""
+        config = os.environ.get("CASEBOOK_CONFIG")
+        path = Path(config) if config else Path("casebook.toml")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @property
+    def chroma_path(self) -> Path:
+        """Directory of the embedded Chroma database."""
+        return self.data_dir / "chroma"
+
+    @property
+    def lexical_path(self) -> Path:
+        """SQLite file holding the document catalog and the BM25 (FTS5) index."""
+        return self.data_dir / "lexical.sqlite3"
+
+    @property
+    def uses_local_embedder(self) -> bool:
+        """True when embeddings come from the bundled ONNX model."""
+        return self.embedding_model == LOCAL_EMBEDDER

@@ -1,0 +1,1 @@
+"""Retrieval: embedders, the vector store, the lexical index and hybrid search."""

@@ -1,0 +1,73 @@
+"""The seams of retrieval: small protocols with named backends."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from retrieval.filters import SearchFilters
+
+MetadataValue = str | int | float | bool
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors of a fixed dimension."""
+
+    name: str
+    dimension: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts; returns an array of shape (len(texts), dimension)."""
+        ...
+
+
+@dataclass(frozen=True)
+class VectorHit:
+    """One nearest neighbour: its id, cosine similarity and stored metadata."""
+
+    id: str
+    score: float
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """Stores vectors with filterable metadata in named collections."""
+
+    name: str
+
+    def upsert(
+        self,
+        collection: str,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        metadatas: Sequence[Mapping[str, MetadataValue]],
+    ) -> None:
+        """Insert or replace vectors by id."""
+        ...
+
+    def delete(self, collection: str, ids: Sequence[str]) -> None:
+        """Remove vectors by id; unknown ids are ignored."""
+        ...
+
+    def query(
+        self,
+        collection: str,
+        vector: np.ndarray,
+        k: int,
+        filters: SearchFilters | None = None,
+    ) -> list[VectorHit]:
+        """The k nearest vectors that pass the filters, most similar first."""
+        ...
+
+    def count(self, collection: str) -> int:
+        """Number of vectors in a collection (0 when it does not exist)."""
+        ...
+
+    def reset(self, collection: str) -> None:
+        """Drop a collection and everything in it."""
+        ...
