@@ -1,0 +1,196 @@
+"""The knowledge index: keeps the vector store and the lexical catalog in step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from core.domain import Case, Chunk, DocKind, Runbook
+from core.errors import NotFound
+from retrieval.filters import epoch, tag_key
+from retrieval.lexical import DocumentRecord, LexicalIndex
+from retrieval.protocols import Embedder, MetadataValue, VectorStore
+
+Progress = Callable[[int], None]
+COLLECTIONS: dict[DocKind, str] = {"case": "cases", "runbook": "runbooks"}
+
+
+@dataclass
+class UpsertResult:
+    """What an upsert did: documents added, updated (re-embedded) and left unchanged."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    embedded_chunks: int = 0
+
+
+def case_chunk(case: Case) -> Chunk:
+    """A case is searched as one chunk: its title and body (embedders truncate long bodies)."""
+    return Chunk(id=f"{case.id}#0", doc_id=case.id, kind="case", text=case.text)
+
+
+def case_record(case: Case, origin: str = "") -> DocumentRecord:
+    """Catalog record of a case."""
+    return DocumentRecord(
+        doc_id=case.id, kind="case", content_hash=case.content_hash(), origin=origin,
+        title=case.title, queue=case.queue, product=case.product, status=case.status,
+        created_at=epoch(case.created_at), tags=tuple(case.tags),
+        signatures=tuple(case.error_signatures), payload=case.model_dump(mode="json"),
+    )  # fmt: skip
+
+
+def runbook_record(runbook: Runbook, origin: str = "") -> DocumentRecord:
+    """Catalog record of a runbook."""
+    return DocumentRecord(
+        doc_id=runbook.id, kind="runbook", content_hash=runbook.content_hash(), origin=origin,
+        title=runbook.title, queue=None, product=runbook.product, status=None,
+        created_at=epoch(runbook.updated_at) if runbook.updated_at else None,
+        tags=tuple(runbook.tags), signatures=tuple(runbook.metadata.get("signatures", ())),
+        payload=runbook.model_dump(mode="json"),
+    )  # fmt: skip
+
+
+def _vector_metadata(rec: DocumentRecord, chunk: Chunk) -> dict[str, MetadataValue]:
+    meta: dict[str, MetadataValue] = {"doc_id": rec.doc_id, "ordinal": chunk.ordinal}
+    for key in ("queue", "product", "status", "created_at"):
+        value = getattr(rec, key)
+        if value is not None:  # Chroma rejects None metadata values
+            meta[key] = value
+    for tag in rec.tags:
+        meta[tag_key(tag)] = True
+    return meta
+
+
+class KnowledgeIndex:
+    """Past cases and runbooks, indexed densely (vector store) and lexically (BM25)."""
+
+    def __init__(self, embedder: Embedder, store: VectorStore, lexical: LexicalIndex) -> None:
+        self.embedder = embedder
+        self.store = store
+        self.lexical = lexical
+
+    # -- writes -----------------------------------------------------------------
+    def upsert_cases(
+        self, cases: Sequence[Case], *, origin: str = "", progress: Progress | None = None
+    ) -> UpsertResult:
+        """Index cases; unchanged ones (same content hash) cost nothing."""
+        items = [(case_record(c, origin), [case_chunk(c)]) for c in cases]
+        return self._upsert("case", items, progress)
+
+    def upsert_runbooks(
+        self,
+        runbooks: Sequence[tuple[Runbook, Sequence[Chunk]]],
+        *,
+        origin: str = "",
+        progress: Progress | None = None,
+    ) -> UpsertResult:
+        """Index runbooks with their chunks; unchanged ones cost nothing."""
+        items = [(runbook_record(rb, origin), list(chunks)) for rb, chunks in runbooks]
+        return self._upsert("runbook", items, progress)
+
+    def _upsert(
+        self,
+        kind: DocKind,
+        items: Sequence[tuple[DocumentRecord, list[Chunk]]],
+        progress: Progress | None,
+    ) -> UpsertResult:
+        result = UpsertResult()
+        # The last record wins when a batch names one document twice.
+        latest = {rec.doc_id: (rec, chunks) for rec, chunks in items}
+        stored = self.lexical.hashes(kind, latest)
+        changed: list[tuple[DocumentRecord, list[Chunk]]] = []
+        for doc_id, (rec, chunks) in latest.items():
+            if stored.get(doc_id) == rec.content_hash:
+                result.unchanged.append(doc_id)
+                continue
+            (result.updated if doc_id in stored else result.added).append(doc_id)
+            changed.append((rec, chunks))
+        if progress and result.unchanged:
+            progress(len(result.unchanged))
+        if not changed:
+            return result
+        old_chunk_ids = set(self.lexical.chunk_ids(kind, [r.doc_id for r, _ in changed]))
+        texts: list[str] = []
+        ids: list[str] = []
+        metas: list[dict[str, MetadataValue]] = []
+        for rec, chunks in changed:
+            for chunk in chunks:
+                texts.append(chunk.text)
+                ids.append(chunk.id)
+                metas.append(_vector_metadata(rec, chunk))
+        # Vectors first, catalog last: the catalog's content hash is the commit marker, so
+        # a crash in between leaves the document "changed" and the next run redoes it.
+        batch = 256
+        docs_done = 0
+        chunk_owner = [rec.doc_id for rec, chunks in changed for _ in chunks]
+        for start in range(0, len(texts), batch):
+            vectors = self.embedder.embed(texts[start : start + batch])
+            self.store.upsert(
+                COLLECTIONS[kind], ids[start : start + batch], vectors, metas[start : start + batch]
+            )
+            if progress:
+                end = min(start + batch, len(texts))
+                finished = len(set(chunk_owner[:end])) - docs_done
+                docs_done += finished
+                progress(finished)
+        stale = sorted(old_chunk_ids - set(ids))
+        if stale:
+            self.store.delete(COLLECTIONS[kind], stale)
+        self.lexical.upsert([r for r, _ in changed], [c for _, c in changed])
+        if progress and docs_done < len(changed):
+            progress(len(changed) - docs_done)
+        result.embedded_chunks = len(texts)
+        return result
+
+    def delete(self, kind: DocKind, doc_ids: Sequence[str]) -> int:
+        """Remove documents from every index; returns how many existed."""
+        existing = list(self.lexical.hashes(kind, doc_ids))
+        if not existing:
+            return 0
+        self.store.delete(COLLECTIONS[kind], self.lexical.chunk_ids(kind, existing))
+        self.lexical.delete(kind, existing)
+        return len(existing)
+
+    def sync(self, kind: DocKind, origin: str, keep: set[str]) -> list[str]:
+        """Delete documents of an origin that its source no longer has; returns their ids."""
+        gone = [d for d in self.lexical.doc_ids(kind, origin) if d not in keep]
+        self.delete(kind, gone)
+        return gone
+
+    # -- reads ------------------------------------------------------------------
+    def get_case(self, case_id: str) -> Case:
+        """A stored case by id."""
+        rec = self.lexical.get("case", case_id)
+        if rec is None:
+            raise NotFound(f"case {case_id!r} is not indexed", case_id=case_id)
+        return Case.model_validate(rec.payload)
+
+    def get_runbook(self, runbook_id: str) -> Runbook:
+        """A stored runbook by id."""
+        rec = self.lexical.get("runbook", runbook_id)
+        if rec is None:
+            raise NotFound(f"runbook {runbook_id!r} is not indexed", runbook_id=runbook_id)
+        return Runbook.model_validate(rec.payload)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed one query text."""
+        return np.asarray(self.embedder.embed([text])[0], dtype=np.float32)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts per kind in both indexes, and the backends in use."""
+        out: dict[str, Any] = {
+            "embedder": self.embedder.name,
+            "vector_store": self.store.name,
+            "lexical": self.lexical.name,
+        }
+        for kind, collection in COLLECTIONS.items():
+            out[collection] = {
+                "documents": self.lexical.count(kind),
+                "chunks": self.lexical.chunk_count(kind),
+                "vectors": self.store.count(collection),
+            }
+        return out
