@@ -1,1 +1,1 @@
-"""evals."""
+"""The eval suite: retrieval and triage quality on labelled data, tracked over time."""
