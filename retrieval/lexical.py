@@ -1,15 +1,15 @@
-"""The document catalog and BM25 index, in one SQLite file beside Chroma.
+"""The document catalog (SQLite, beside Chroma) and the BM25 index derived from it.
 
-SQLite FTS5 gives BM25 ranking with per-column weights, transactional incremental
-updates and deletes, and persistence, so the lexical index can never drift from the
-catalog: both change in the same transaction.
+The catalog holds documents, content hashes, chunks, tags and signatures. The BM25 index
+(`retrieval/bm25.py`) is rebuilt from the chunk table on first use and updated in step with
+every write; a generation counter in the catalog tells when another process has written,
+so every process searches what is committed.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -19,14 +19,12 @@ from typing import Any
 
 from core.domain import Chunk, DocKind
 from core.errors import StoreError
+import numpy as np
+
+from retrieval.bm25 import BM25Index, SlotMeta, tokenize
 from retrieval.filters import SearchFilters, epoch
-from retrieval.stopwords import STOPWORDS
 
 KINDS: tuple[DocKind, ...] = ("case", "runbook")
-_TOKEN = re.compile(r"[a-z0-9_]+")
-# Long tickets produce long OR-queries; FTS5 cost grows with every term, and the
-# rarest terms carry almost all of BM25's signal, so we keep the most distinctive ones.
-MAX_QUERY_TERMS = 48
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -61,6 +59,8 @@ CREATE TABLE IF NOT EXISTS signatures (
     PRIMARY KEY (kind, doc_id, signature)
 );
 CREATE INDEX IF NOT EXISTS signatures_sig ON signatures(kind, signature);
+CREATE TABLE IF NOT EXISTS generation (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER);
+INSERT OR IGNORE INTO generation (id, value) VALUES (1, 0);
 """
 
 
@@ -91,23 +91,15 @@ class LexicalHit:
     score: float
 
 
-def query_terms(text: str, limit: int = MAX_QUERY_TERMS) -> list[str]:
-    """Distinct, non-stopword terms of a query, longest (most specific) kept first when capped."""
-    seen: dict[str, None] = {}
-    for tok in _TOKEN.findall(text.lower()):
-        if len(tok) > 1 and tok not in STOPWORDS and not tok.isdigit():
-            seen.setdefault(tok, None)
-    terms = list(seen)
-    if len(terms) > limit:
-        keep = set(sorted(terms, key=len, reverse=True)[:limit])
-        terms = [t for t in terms if t in keep]
-    return terms
+def query_terms(text: str) -> list[str]:
+    """Distinct BM25 terms of a query, in order of first occurrence."""
+    return list(dict.fromkeys(tokenize(text)))
 
 
 class LexicalIndex:
-    """Catalog of indexed documents plus FTS5 BM25 over their chunks."""
+    """Catalog of indexed documents plus BM25 over their chunks."""
 
-    name = "sqlite-fts5"
+    name = "sqlite+bm25"
 
     def __init__(self, path: Path | str, *, title_weight: float = 2.0) -> None:
         self.path = str(path)
@@ -119,11 +111,9 @@ class LexicalIndex:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
-        for kind in KINDS:
-            self._db.execute(
-                f"CREATE VIRTUAL TABLE IF NOT EXISTS fts_{kind} USING fts5("
-                "title, body, tokenize=\"porter unicode61 tokenchars '_'\")"
-            )
+        self._bm25: dict[str, BM25Index] = {}
+        self._masks: dict[str, _MaskArrays] = {}
+        self._generation = -1
 
     def close(self) -> None:
         """Close the database connection."""
@@ -244,7 +234,7 @@ class LexicalIndex:
 
     # -- writes -----------------------------------------------------------------
     def upsert(self, records: Sequence[DocumentRecord], chunks: Sequence[Sequence[Chunk]]) -> None:
-        """Replace documents, their chunks, tags, signatures and BM25 rows in one transaction."""
+        """Replace documents with their chunks, tags and signatures in one transaction."""
         if not records:
             return
         with self._lock:
@@ -253,14 +243,17 @@ class LexicalIndex:
                 by_kind: dict[str, list[str]] = {}
                 for rec in records:
                     by_kind.setdefault(rec.kind, []).append(rec.doc_id)
-                for kind, ids in by_kind.items():
-                    self._delete_rows(kind, ids)
+                removed = [
+                    cid for kind, ids in by_kind.items() for cid in self._delete_rows(kind, ids)
+                ]
                 for rec, doc_chunks in zip(records, chunks, strict=True):
                     self._insert(rec, doc_chunks)
+                self._bump_generation()
                 self._db.execute("COMMIT")
             except Exception as exc:
                 self._db.execute("ROLLBACK")
                 raise StoreError(f"lexical index write failed: {exc}") from exc
+            self._apply(removed, list(zip(records, chunks, strict=True)))
 
     def delete(self, kind: DocKind, doc_ids: Sequence[str]) -> None:
         """Remove documents and everything indexed for them."""
@@ -269,24 +262,56 @@ class LexicalIndex:
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                self._delete_rows(kind, list(doc_ids))
+                removed = self._delete_rows(kind, list(doc_ids))
+                self._bump_generation()
                 self._db.execute("COMMIT")
             except Exception as exc:
                 self._db.execute("ROLLBACK")
                 raise StoreError(f"lexical index delete failed: {exc}") from exc
+            self._apply(removed, [])
 
-    def _delete_rows(self, kind: str, ids: list[str]) -> None:
+    def _bump_generation(self) -> None:
+        self._db.execute("UPDATE generation SET value = value + 1 WHERE id = 1")
+
+    def _read_generation(self) -> int:
+        return int(self._db.execute("SELECT value FROM generation WHERE id = 1").fetchone()[0])
+
+    def _apply(
+        self,
+        removed: Sequence[tuple[str, str]],
+        added: Sequence[tuple[DocumentRecord, Sequence[Chunk]]],
+    ) -> None:
+        """Mirror a committed write into the in-memory BM25 indexes that are built."""
+        for kind, chunk_id in removed:
+            if kind in self._bm25:
+                self._bm25[kind].remove(chunk_id)
+        for rec, doc_chunks in added:
+            bm25 = self._bm25.get(rec.kind)
+            if bm25 is not None:
+                for chunk in doc_chunks:
+                    bm25.add(_slot_meta(rec, chunk.id), f"{rec.title} {chunk.heading}", chunk.text)
+        self._masks.clear()
+        # Our own write: we are up to date unless someone else wrote in between, which the
+        # next search notices (generation moved by more than our one step).
+        if self._generation >= 0:
+            self._generation += 1
+        for kind, bm25 in list(self._bm25.items()):
+            if bm25.tombstone_ratio() > 0.3:
+                del self._bm25[kind]  # rebuilt compactly on next search
+
+    def _delete_rows(self, kind: str, ids: list[str]) -> list[tuple[str, str]]:
+        removed: list[tuple[str, str]] = []
         for start in range(0, len(ids), 500):
             part = ids[start : start + 500]
             marks = ",".join("?" * len(part))
             args = (kind, *part)
-            self._db.execute(
-                f"DELETE FROM fts_{kind} WHERE rowid IN "
-                f"(SELECT rowid FROM chunks WHERE kind=? AND doc_id IN ({marks}))",
-                args,
+            rows = self._db.execute(
+                f"SELECT chunk_id FROM chunks WHERE kind=? AND doc_id IN ({marks})", args
             )
+            removed.extend((kind, r[0]) for r in rows)
             for table in ("chunks", "doc_tags", "signatures", "documents"):
                 self._db.execute(f"DELETE FROM {table} WHERE kind=? AND doc_id IN ({marks})", args)
+        return removed
 
     def _insert(self, rec: DocumentRecord, doc_chunks: Sequence[Chunk]) -> None:
         db = self._db
@@ -304,21 +329,40 @@ class LexicalIndex:
             "INSERT OR IGNORE INTO signatures (kind, doc_id, signature) VALUES (?,?,?)",
             [(rec.kind, rec.doc_id, s) for s in rec.signatures],
         )
-        for chunk in doc_chunks:
-            cur = db.execute(
-                "INSERT INTO chunks (chunk_id, kind, doc_id, ordinal, heading, text) "
-                "VALUES (?,?,?,?,?,?)",
-                (chunk.id, rec.kind, rec.doc_id, chunk.ordinal, chunk.heading, chunk.text),
-            )
-            # The title column carries the document title and the chunk's heading path, so
-            # a BM25 column weight makes titles count more than body text.
-            title = f"{rec.title} {chunk.heading}".strip()
-            db.execute(
-                f"INSERT INTO fts_{rec.kind} (rowid, title, body) VALUES (?,?,?)",
-                (cur.lastrowid, title, chunk.text),
-            )
+        db.executemany(
+            "INSERT INTO chunks (chunk_id, kind, doc_id, ordinal, heading, text) "
+            "VALUES (?,?,?,?,?,?)",
+            [(c.id, rec.kind, rec.doc_id, c.ordinal, c.heading, c.text) for c in doc_chunks],
+        )
 
     # -- search -----------------------------------------------------------------
+    def _index(self, kind: str) -> BM25Index:
+        """The BM25 index of a kind, (re)built from the catalog when missing or stale."""
+        generation = self._read_generation()
+        if generation != self._generation:
+            self._bm25.clear()
+            self._masks.clear()
+            self._generation = generation
+        bm25 = self._bm25.get(kind)
+        if bm25 is None:
+            bm25 = BM25Index(title_weight=self.title_weight)
+            rows = self._db.execute(
+                "SELECT c.chunk_id, c.heading, c.text, d.doc_id, d.title, d.queue, d.product, "
+                "d.status, d.created_at, (SELECT group_concat(tag, char(31)) FROM doc_tags t "
+                "WHERE t.kind = d.kind AND t.doc_id = d.doc_id) "
+                "FROM chunks c JOIN documents d ON d.kind = c.kind AND d.doc_id = c.doc_id "
+                "WHERE c.kind = ? ORDER BY c.rowid",
+                (kind,),
+            )
+            for cid, heading, text, doc_id, title, queue, product, status, created, tags in rows:
+                meta = SlotMeta(
+                    chunk_id=cid, doc_id=doc_id, queue=queue, product=product, status=status,
+                    created_at=created, tags=frozenset(tags.split("\x1f")) if tags else frozenset(),
+                )  # fmt: skip
+                bm25.add(meta, f"{title} {heading}", text)
+            self._bm25[kind] = bm25
+        return bm25
+
     def search(
         self,
         kind: DocKind,
@@ -328,24 +372,28 @@ class LexicalIndex:
         exclude: Sequence[str] = (),
     ) -> list[LexicalHit]:
         """BM25 over chunks, best first; filters and exclusions apply to whole documents."""
-        terms = query_terms(text)
-        if not terms:
-            return []
-        match = " OR ".join(f'"{t}"' for t in terms)
-        where, args = self._filter_sql(filters, exclude)
-        sql = (
-            f"SELECT c.chunk_id, c.doc_id, bm25(fts_{kind}, ?, 1.0) AS s FROM fts_{kind} "
-            f"JOIN chunks c ON c.rowid = fts_{kind}.rowid "
-            f"JOIN documents d ON d.kind = c.kind AND d.doc_id = c.doc_id "
-            f"WHERE fts_{kind} MATCH ? {where} ORDER BY s LIMIT ?"
-        )
         with self._lock:
             try:
-                rows = self._db.execute(sql, (self.title_weight, match, *args, k)).fetchall()
-            except sqlite3.OperationalError as exc:
-                raise StoreError(f"lexical search failed: {exc}") from exc
-        # FTS5's bm25() is negated so that ORDER BY ascending ranks best first.
-        return [LexicalHit(chunk_id=r[0], doc_id=r[1], score=-float(r[2])) for r in rows]
+                bm25 = self._index(kind)
+            except sqlite3.Error as exc:
+                raise StoreError(f"lexical index unavailable: {exc}") from exc
+            allowed = self._mask(kind, bm25, filters, exclude)
+            hits = bm25.search(text, k, allowed)
+        return [LexicalHit(chunk_id=m.chunk_id, doc_id=m.doc_id, score=s) for m, s in hits]
+
+    def _mask(
+        self,
+        kind: str,
+        bm25: BM25Index,
+        filters: SearchFilters | None,
+        exclude: Sequence[str],
+    ) -> np.ndarray | None:
+        if (filters is None or filters.is_empty()) and not exclude:
+            return None
+        arrays = self._masks.get(kind)
+        if arrays is None or arrays.size != len(bm25.metas()):
+            arrays = self._masks[kind] = _MaskArrays.build(bm25.metas())
+        return arrays.mask(filters, exclude)
 
     @staticmethod
     def _filter_sql(
@@ -414,3 +462,53 @@ class LexicalIndex:
             shared.setdefault(doc_id, []).append(sig)
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
         return [(doc_id, score, shared[doc_id]) for doc_id, score in ranked]
+
+
+def _slot_meta(rec: DocumentRecord, chunk_id: str) -> SlotMeta:
+    return SlotMeta(
+        chunk_id=chunk_id, doc_id=rec.doc_id, queue=rec.queue, product=rec.product,
+        status=rec.status, created_at=rec.created_at, tags=frozenset(rec.tags),
+    )  # fmt: skip
+
+
+class _MaskArrays:
+    """Column arrays of slot metadata, so a filter is a few vectorised comparisons."""
+
+    def __init__(self, metas: Sequence[SlotMeta | None]) -> None:
+        self.size = len(metas)
+        self.live = np.array([m is not None for m in metas], dtype=bool)
+        self.doc_id = np.array([m.doc_id if m else "" for m in metas], dtype=object)
+        self.created = np.array(
+            [m.created_at if m and m.created_at is not None else -(2**62) for m in metas],
+            dtype=np.int64,
+        )
+        self.fields = {
+            key: np.array([getattr(m, key) if m else None for m in metas], dtype=object)
+            for key in ("queue", "product", "status")
+        }
+        self.tags = [m.tags if m else frozenset() for m in metas]
+
+    @classmethod
+    def build(cls, metas: Sequence[SlotMeta | None]) -> _MaskArrays:
+        """Arrays for the current slots."""
+        return cls(metas)
+
+    def mask(self, filters: SearchFilters | None, exclude: Sequence[str]) -> np.ndarray:
+        """Boolean mask of slots passing the filters and not excluded."""
+        keep = self.live.copy()
+        if filters is not None:
+            for key, column in self.fields.items():
+                values = getattr(filters, key)
+                if values:
+                    keep &= np.isin(column, list(values))
+            if filters.tags:
+                wanted = set(filters.tags)
+                keep &= np.fromiter((wanted <= t for t in self.tags), bool, self.size)
+            has_date = self.created > -(2**62)
+            if filters.created_after is not None:
+                keep &= has_date & (self.created > epoch(filters.created_after))
+            if filters.created_before is not None:
+                keep &= has_date & (self.created < epoch(filters.created_before))
+        if exclude:
+            keep &= ~np.isin(self.doc_id, list(exclude))
+        return keep

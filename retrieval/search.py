@@ -24,9 +24,9 @@ SignatureExtractor = Callable[[str], list[str]]
 class FusionWeights:
     """How the channels are fused (weighted RRF) and how deep each one looks."""
 
-    k: int = 60
+    k: int = 20
     dense: float = 1.0
-    bm25: float = 1.0
+    bm25: float = 1.5
     signature: float = 0.5
     pool: int = 100
 
