@@ -1,1 +1,1 @@
-"""cli."""
+"""The `casebook` command line."""

@@ -1,0 +1,52 @@
+# Casebook: `make run` starts it on embedded defaults with demo data; `make test` runs the tests.
+# Each target creates its own virtual environment in .venv on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA_DIR ?= .casebook
+SHARED ?= ../shared/data
+
+.PHONY: install run demo test test-fast lint format typecheck check eval-retrieval bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install Casebook with its dev tools
+
+run: $(STAMP) ## load the demo data into the embedded store and show a search
+	CASEBOOK_DATA_DIR=$(DATA_DIR) $(BIN)/casebook demo
+	CASEBOOK_DATA_DIR=$(DATA_DIR) $(BIN)/casebook stats
+
+test: $(STAMP) ## the whole test suite (what CI runs)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP) ## tests without the slow ones
+	$(BIN)/python -m pytest -q -m 'not slow'
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy core casetext retrieval kb_ingest triage api evals cli
+
+check: lint typecheck test
+
+eval-retrieval: $(STAMP) ## retrieval evals on the shared real data
+	$(BIN)/casebook eval similar-cases --bugs $(SHARED)/gitbugs-hadoop/bugs.csv --duplicates $(SHARED)/gitbugs-hadoop/duplicates.csv
+	$(BIN)/casebook eval runbooks --alerts $(SHARED)/prometheus-runbooks/alerts.json
+
+bench: $(STAMP) ## speed benchmarks (minutes)
+	$(BIN)/python benchmarks/ingest_search_speed.py
+
+clean:
+	rm -rf $(VENV) $(DATA_DIR) .pytest_cache .mypy_cache .ruff_cache
