@@ -53,6 +53,7 @@ def test_email_lookalikes_are_kept(text: str) -> None:
     "phone",
     [
         "+44 20 7946 0958",
+        "+44 7700 900218",  # UK mobile: a six-digit last group
         "+1-202-555-0143",
         "+1 (202) 555-0143",
         "+4915112345678",
