@@ -24,14 +24,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.synthetic import synthetic_cases  # noqa: E402
-from casetext.preparation import prepare_case  # noqa: E402
-from casetext.redaction import Redactor  # noqa: E402
-from core.offline import configure_offline_env  # noqa: E402
-from core.settings import Settings  # noqa: E402
-from retrieval.embedding import build_embedder  # noqa: E402
-from retrieval.factory import build_index, build_searcher  # noqa: E402
-from retrieval.search import SearchQuery  # noqa: E402
+from benchmarks.synthetic import synthetic_cases
+from casetext.preparation import prepare_case
+from casetext.redaction import Redactor
+from core.offline import configure_offline_env
+from core.settings import Settings
+from retrieval.embedding import build_embedder
+from retrieval.factory import build_index, build_searcher
+from retrieval.search import SearchQuery
 
 
 def peak_rss_mb() -> float:
@@ -50,9 +50,10 @@ def _start_chroma(path: Path) -> tuple[subprocess.Popen[bytes], int]:
     exe = Path(sys.executable).parent / "chroma"
     proc = subprocess.Popen(
         [str(exe), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )  # fmt: skip
+    )
     for _ in range(300):
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:

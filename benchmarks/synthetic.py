@@ -7,23 +7,101 @@ from datetime import UTC, datetime, timedelta
 
 from core.domain import Case
 
-_COMPONENTS = ["payments api", "webhooks", "checkout sdk", "oauth", "dashboard", "exports",
-               "payouts", "billing", "gateway", "sso", "reporting", "disputes"]  # fmt: skip
+_COMPONENTS = [
+    "payments api",
+    "webhooks",
+    "checkout sdk",
+    "oauth",
+    "dashboard",
+    "exports",
+    "payouts",
+    "billing",
+    "gateway",
+    "sso",
+    "reporting",
+    "disputes",
+]
 _SYMPTOMS = [
-    "returns HTTP 500 for {what}", "times out after {n} seconds on {what}",
-    "rejects requests with 401 invalid_grant", "fails with ERR_IDEMPOTENCY_KEY_REUSED",
-    "shows latency spikes every {n} minutes", "drops events silently for {what}",
-    "raises NullPointerException in {cls}.process", "returns 429 rate_limit_exceeded",
-    "webhook_signature_invalid after key rotation", "TLS handshake timeout to {host}",
-]  # fmt: skip
-_WHAT = ["refunds", "3ds payments", "recurring charges", "EU cards", "large exports",
-         "batch payouts", "invoice finalisation", "partial captures"]  # fmt: skip
-_FILLER = (
-    "customer reports impact in production since the deploy yesterday and asked for an update "
-    "we checked the status page and nothing was posted logs attached show the request id and "
-    "the error appears intermittently across regions retrying sometimes succeeds the account is "
-    "on the enterprise plan and the integration uses the latest sdk version with default settings"
-).split()
+    "returns HTTP 500 for {what}",
+    "times out after {n} seconds on {what}",
+    "rejects requests with 401 invalid_grant",
+    "fails with ERR_IDEMPOTENCY_KEY_REUSED",
+    "shows latency spikes every {n} minutes",
+    "drops events silently for {what}",
+    "raises NullPointerException in {cls}.process",
+    "returns 429 rate_limit_exceeded",
+    "webhook_signature_invalid after key rotation",
+    "TLS handshake timeout to {host}",
+]
+_WHAT = [
+    "refunds",
+    "3ds payments",
+    "recurring charges",
+    "EU cards",
+    "large exports",
+    "batch payouts",
+    "invoice finalisation",
+    "partial captures",
+]
+_FILLER = [
+    "customer",
+    "reports",
+    "impact",
+    "in",
+    "production",
+    "since",
+    "the",
+    "deploy",
+    "yesterday",
+    "and",
+    "asked",
+    "for",
+    "an",
+    "update",
+    "we",
+    "checked",
+    "the",
+    "status",
+    "page",
+    "and",
+    "nothing",
+    "was",
+    "posted",
+    "logs",
+    "attached",
+    "show",
+    "the",
+    "request",
+    "id",
+    "and",
+    "the",
+    "error",
+    "appears",
+    "intermittently",
+    "across",
+    "regions",
+    "retrying",
+    "sometimes",
+    "succeeds",
+    "the",
+    "account",
+    "is",
+    "on",
+    "the",
+    "enterprise",
+    "plan",
+    "and",
+    "the",
+    "integration",
+    "uses",
+    "the",
+    "latest",
+    "sdk",
+    "version",
+    "with",
+    "default",
+    "settings",
+]
 QUEUES = ["payments-api", "integrations", "identity", "billing", "data-platform", "reliability"]
 
 
@@ -35,17 +113,23 @@ def synthetic_cases(n: int, seed: int = 42) -> list[Case]:
     for i in range(n):
         comp = rng.choice(_COMPONENTS)
         symptom = rng.choice(_SYMPTOMS).format(
-            what=rng.choice(_WHAT), n=rng.randint(2, 90), cls=f"com.ledger.{comp.title()}",
+            what=rng.choice(_WHAT),
+            n=rng.randint(2, 90),
+            cls=f"com.ledger.{comp.title()}",
             host=f"api-{rng.randint(1, 40)}.prod.internal",
-        )  # fmt: skip
+        )
         words = rng.randint(20, 300)
         body = " ".join(rng.choice(_FILLER) for _ in range(words))
         body = f"{comp} {symptom}. request id req_{rng.getrandbits(48):012x}. {body}"
         cases.append(
             Case(
-                id=f"bench-{i}", title=f"{comp} {symptom}"[:120], body=body,
-                created_at=start + timedelta(minutes=7 * i), queue=rng.choice(QUEUES),
-                status="resolved", product=comp,
-            )  # fmt: skip
+                id=f"bench-{i}",
+                title=f"{comp} {symptom}"[:120],
+                body=body,
+                created_at=start + timedelta(minutes=7 * i),
+                queue=rng.choice(QUEUES),
+                status="resolved",
+                product=comp,
+            )
         )
     return cases

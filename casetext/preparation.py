@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.domain import Case
 from casetext.redaction import Redactor
 from casetext.signatures import extract_signatures
+from core.domain import Case
 
 _REDACTED_FIELDS = ("title", "body", "resolution", "root_cause")
 

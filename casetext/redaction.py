@@ -233,10 +233,20 @@ def _vendor_token(prefix: str, rest: str) -> re.Pattern[str]:
 # Key names whose value is a secret: db_password, x-api-key, AWS_SECRET_ACCESS_KEY, ...
 # The keyword must start the key or follow a separator ("_", ".", "-"), and end it.
 _SECRET_KEYWORDS = (
-    "password", "passwd", "passphrase", "pwd", "pass", "secret(?:[_-]?key)?", "token",
-    "api[_-]?key", "apikey", "access[_-]?key", "private[_-]?key", "client[_-]?secret",
+    "password",
+    "passwd",
+    "passphrase",
+    "pwd",
+    "pass",
+    "secret(?:[_-]?key)?",
+    "token",
+    "api[_-]?key",
+    "apikey",
+    "access[_-]?key",
+    "private[_-]?key",
+    "client[_-]?secret",
     "credentials?",
-)  # fmt: skip
+)
 _KEY_FIRST = "".join(
     sorted({k[0] for k in _SECRET_KEYWORDS} | {k[0].upper() for k in _SECRET_KEYWORDS})
 )
@@ -531,9 +541,25 @@ _VERSION_WORDS_BEFORE = re.compile(
 )
 # Substrings one of which every match of the pattern above contains; most windows have none.
 _VERSION_WORD_HINTS = (
-    "ver", "rel", "build", "rev", "firmware", "driver", "jdk", "jre", "upgrad", "updat",
-    "bump", "move", "downgrad", "pin", "patched", "fixed", "ar:", "om:",
-)  # fmt: skip
+    "ver",
+    "rel",
+    "build",
+    "rev",
+    "firmware",
+    "driver",
+    "jdk",
+    "jre",
+    "upgrad",
+    "updat",
+    "bump",
+    "move",
+    "downgrad",
+    "pin",
+    "patched",
+    "fixed",
+    "ar:",
+    "om:",
+)
 _VERSION_ARROW_BEFORE = re.compile(r"(?:^|[^\d.])" + _NOT_QUAD + r"[ \t]*(?:-+>|=>|to)[ \t]*\Z")
 # Same line only, mirroring the look-behind above, so both sides of an arrow agree.
 _VERSION_AFTER = re.compile(

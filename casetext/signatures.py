@@ -149,12 +149,22 @@ _IDENT = re.compile(r"[A-Za-z_$][\w$]*", re.ASCII)
 # Kubernetes reasons that look like exceptions are reported as codes instead.
 _K8S_REASONS = frozenset(
     {
-        "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "ErrImageNeverPull",
-        "OOMKilled", "CreateContainerConfigError", "CreateContainerError", "RunContainerError",
-        "InvalidImageName", "ContainerCannotRun", "FailedScheduling", "FailedMount",
-        "FailedAttachVolume", "FailedCreatePodSandBox",
+        "CrashLoopBackOff",
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "ErrImageNeverPull",
+        "OOMKilled",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+        "InvalidImageName",
+        "ContainerCannotRun",
+        "FailedScheduling",
+        "FailedMount",
+        "FailedAttachVolume",
+        "FailedCreatePodSandBox",
     }
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,18 +336,42 @@ _HTTP_WEAK_LEFT = re.compile(
     r"(?:[ \t]+(?:with|an?|the|http|status|code|error|response|of))*[ \t]*[:=]?[ \t]*\Z"
 )
 _HTTP_REASONS = {
-    400: "bad request", 401: "unauthori", 402: "payment required", 403: "forbidden",
-    404: "not found", 405: "method not allowed", 406: "not acceptable",
-    407: "proxy authentication", 408: "request time", 409: "conflict", 410: "gone",
-    411: "length required", 412: "precondition failed", 413: "payload too large",
-    414: "uri too long", 415: "unsupported media type", 416: "range not satisfiable",
-    421: "misdirected request", 422: "unprocessable", 423: "locked", 424: "failed dependency",
-    425: "too early", 426: "upgrade required", 428: "precondition required",
-    429: "too many requests", 431: "request header fields too large",
-    451: "unavailable for legal reasons", 500: "internal server error", 501: "not implemented",
-    502: "bad gateway", 503: "service unavailable", 504: "gateway time",
-    505: "http version not supported", 507: "insufficient storage", 508: "loop detected",
-}  # fmt: skip
+    400: "bad request",
+    401: "unauthori",
+    402: "payment required",
+    403: "forbidden",
+    404: "not found",
+    405: "method not allowed",
+    406: "not acceptable",
+    407: "proxy authentication",
+    408: "request time",
+    409: "conflict",
+    410: "gone",
+    411: "length required",
+    412: "precondition failed",
+    413: "payload too large",
+    414: "uri too long",
+    415: "unsupported media type",
+    416: "range not satisfiable",
+    421: "misdirected request",
+    422: "unprocessable",
+    423: "locked",
+    424: "failed dependency",
+    425: "too early",
+    426: "upgrade required",
+    428: "precondition required",
+    429: "too many requests",
+    431: "request header fields too large",
+    451: "unavailable for legal reasons",
+    500: "internal server error",
+    501: "not implemented",
+    502: "bad gateway",
+    503: "service unavailable",
+    504: "gateway time",
+    505: "http version not supported",
+    507: "insufficient storage",
+    508: "loop detected",
+}
 _HTTP_WEAK_RIGHT = re.compile(r"[ \t]*(?:error|errors|response|responses|status|page|code)\b")
 _UNIT_AFTER = re.compile(r"[ \t]*(%|[A-Za-z]+)")
 _UNITS = _words(
@@ -382,14 +416,41 @@ _ERRNO_NAMES = _words(
 )
 # Linux numbers, for Python's "[Errno 111] Connection refused".
 _ERRNO_BY_NUMBER = {
-    1: "EPERM", 2: "ENOENT", 4: "EINTR", 5: "EIO", 9: "EBADF", 11: "EAGAIN", 12: "ENOMEM",
-    13: "EACCES", 16: "EBUSY", 17: "EEXIST", 20: "ENOTDIR", 21: "EISDIR", 22: "EINVAL",
-    24: "EMFILE", 28: "ENOSPC", 30: "EROFS", 32: "EPIPE", 36: "ENAMETOOLONG", 39: "ENOTEMPTY",
-    98: "EADDRINUSE", 99: "EADDRNOTAVAIL", 100: "ENETDOWN", 101: "ENETUNREACH",
-    103: "ECONNABORTED", 104: "ECONNRESET", 107: "ENOTCONN", 110: "ETIMEDOUT",
-    111: "ECONNREFUSED", 112: "EHOSTDOWN", 113: "EHOSTUNREACH", 122: "EDQUOT",
-    -2: "EAI_NONAME", -3: "EAI_AGAIN", -5: "EAI_NODATA",
-}  # fmt: skip
+    1: "EPERM",
+    2: "ENOENT",
+    4: "EINTR",
+    5: "EIO",
+    9: "EBADF",
+    11: "EAGAIN",
+    12: "ENOMEM",
+    13: "EACCES",
+    16: "EBUSY",
+    17: "EEXIST",
+    20: "ENOTDIR",
+    21: "EISDIR",
+    22: "EINVAL",
+    24: "EMFILE",
+    28: "ENOSPC",
+    30: "EROFS",
+    32: "EPIPE",
+    36: "ENAMETOOLONG",
+    39: "ENOTEMPTY",
+    98: "EADDRINUSE",
+    99: "EADDRNOTAVAIL",
+    100: "ENETDOWN",
+    101: "ENETUNREACH",
+    103: "ECONNABORTED",
+    104: "ECONNRESET",
+    107: "ENOTCONN",
+    110: "ETIMEDOUT",
+    111: "ECONNREFUSED",
+    112: "EHOSTDOWN",
+    113: "EHOSTUNREACH",
+    122: "EDQUOT",
+    -2: "EAI_NONAME",
+    -3: "EAI_AGAIN",
+    -5: "EAI_NODATA",
+}
 _GRPC_CODES = _words(
     "CANCELLED UNKNOWN INVALID_ARGUMENT DEADLINE_EXCEEDED NOT_FOUND ALREADY_EXISTS "
     "PERMISSION_DENIED RESOURCE_EXHAUSTED FAILED_PRECONDITION ABORTED OUT_OF_RANGE "
@@ -553,10 +614,21 @@ _FRAME_NOISE = (
     (re.compile(r"(GeneratedMethodAccessor|\$Proxy|GeneratedConstructorAccessor)\d+"), r"\1"),
 )
 _JAVA_RUNTIME = (
-    "java.", "javax.", "jdk.", "sun.", "com.sun.", "kotlin.", "kotlinx.", "scala.",
-    "org.junit.", "junit.", "org.testng.", "org.apache.maven.surefire.", "System.",
+    "java.",
+    "javax.",
+    "jdk.",
+    "sun.",
+    "com.sun.",
+    "kotlin.",
+    "kotlinx.",
+    "scala.",
+    "org.junit.",
+    "junit.",
+    "org.testng.",
+    "org.apache.maven.surefire.",
+    "System.",
     "Microsoft.",
-)  # fmt: skip
+)
 # Gap text that still belongs to the same trace: blank lines, escaped newlines/tabs, log tags.
 _SAME_TRACE_GAP = re.compile(
     r"(?:\s|\\[nrt]|\[[\w-]{1,20}\]|\||\.\.\. \d+ (?:more|common frames omitted))*"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from core.settings import Settings
 from casetext.redaction import Redactor
 from casetext.tokens import TokenCounter
+from core.settings import Settings
 from kb_ingest.pipeline import Ingestor
 from retrieval.factory import build_index, build_searcher
 from retrieval.index import KnowledgeIndex

@@ -13,18 +13,28 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
+from cli.container import Container
+from core.domain import DocKind
 from core.errors import CasebookError
 from core.offline import configure_offline_env
 from core.settings import Settings
-from cli.container import Container
 from kb_ingest.pipeline import IngestReport
 from retrieval.filters import SearchFilters
 from retrieval.search import SearchHit, SearchQuery
 
-app = typer.Typer(no_args_is_help=True, help="Casebook: AI-assisted triage for support engineering.")
+app = typer.Typer(
+    no_args_is_help=True, help="Casebook: AI-assisted triage for support engineering."
+)
 ingest_app = typer.Typer(no_args_is_help=True, help="Load runbooks and past cases.")
 eval_app = typer.Typer(no_args_is_help=True, help="Measure retrieval and triage quality.")
 app.add_typer(ingest_app, name="ingest")
@@ -80,8 +90,13 @@ def _container(ctx: typer.Context) -> Container:
 @contextmanager
 def _progress(label: str, total: int | None = None) -> Iterator[Any]:
     """A rich progress bar on stderr; yields a callback taking the number of items done."""
-    columns = [SpinnerColumn(), "[progress.description]{task.description}", BarColumn(),
-               MofNCompleteColumn(), TimeElapsedColumn()]  # fmt: skip
+    columns: list[str | ProgressColumn] = [
+        SpinnerColumn(),
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    ]
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda n: bar.advance(task, n)
@@ -90,13 +105,16 @@ def _progress(label: str, total: int | None = None) -> Iterator[Any]:
 def _print_report(report: IngestReport) -> None:
     table = Table(title=f"Ingested {report.kind}s from {report.source}", show_header=False)
     for label, value in [
-        ("read", report.read), ("added", report.added), ("updated", report.updated),
+        ("read", report.read),
+        ("added", report.added),
+        ("updated", report.updated),
         ("unchanged (skipped, same content)", report.unchanged),
         ("deleted (gone from source)", len(report.deleted)),
         ("duplicate ids in source (last wins)", report.duplicates),
-        ("malformed, skipped", len(report.skipped)), ("chunks embedded", report.chunks_embedded),
+        ("malformed, skipped", len(report.skipped)),
+        ("chunks embedded", report.chunks_embedded),
         ("redactions", ", ".join(f"{k}={v}" for k, v in sorted(report.redactions.items())) or "0"),
-    ]:  # fmt: skip
+    ]:
         table.add_row(label, str(value))
     console.print(table)
     for skip in report.skipped[:50]:
@@ -186,20 +204,31 @@ def search(
     kind: Annotated[str, typer.Option(help="cases or runbooks")] = "cases",
     filter_: Annotated[
         list[str] | None,
-        typer.Option("--filter", help="KEY=VALUE: queue, product, status, tag, created_after, created_before"),
+        typer.Option(
+            "--filter", help="KEY=VALUE: queue, product, status, tag, created_after, created_before"
+        ),
     ] = None,
     k: Annotated[int, typer.Option("-k", min=1, max=100)] = 10,
     mode: Annotated[str, typer.Option(help="hybrid, dense or bm25")] = "hybrid",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Hybrid search over past cases or runbooks, with match explanations."""
-    kinds = {"cases": "case", "case": "case", "runbooks": "runbook", "runbook": "runbook"}
+    kinds: dict[str, DocKind] = {
+        "cases": "case",
+        "case": "case",
+        "runbooks": "runbook",
+        "runbook": "runbook",
+    }
     if kind not in kinds:
         raise typer.BadParameter("--kind must be cases or runbooks")
     if mode not in ("hybrid", "dense", "bm25"):
         raise typer.BadParameter("--mode must be hybrid, dense or bm25")
     query = SearchQuery(
-        text=text, kind=kinds[kind], k=k, filters=_parse_filters(filter_ or []), mode=mode  # type: ignore[arg-type]
+        text=text,
+        kind=kinds[kind],
+        k=k,
+        filters=_parse_filters(filter_ or []),
+        mode=mode,  # type: ignore[arg-type]
     )
     with _friendly_errors():
         hits = _container(ctx).searcher.search(query)
@@ -250,9 +279,13 @@ def demo(
     c = _container(ctx)
     with _friendly_errors():
         with _progress("demo runbooks") as advance:
-            _print_report(c.ingestor.ingest_runbooks(path / "runbooks", sync=True, progress=advance))
+            _print_report(
+                c.ingestor.ingest_runbooks(path / "runbooks", sync=True, progress=advance)
+            )
         with _progress("demo cases") as advance:
-            _print_report(c.ingestor.ingest_cases(path / "cases.jsonl", sync=True, progress=advance))
+            _print_report(
+                c.ingestor.ingest_cases(path / "cases.jsonl", sync=True, progress=advance)
+            )
         sample = "Webhook events rejected with signature verification failed after rotating secret"
         console.rule(f"search: {sample!r}")
         _print_hits(c.searcher.search(SearchQuery(text=sample, k=5)), as_json=False)
@@ -299,9 +332,13 @@ def eval_similar_cases(
     settings = _container(ctx).settings
     with _friendly_errors(), _progress("embedding bugs") as advance:
         result = evaluate_similar_cases(
-            bugs, duplicates, build_embedder(settings), weights=fusion_weights(settings),
-            any_time=any_time, progress=advance,
-        )  # fmt: skip
+            bugs,
+            duplicates,
+            build_embedder(settings),
+            weights=fusion_weights(settings),
+            any_time=any_time,
+            progress=advance,
+        )
     _print_eval("similar cases", result, as_json)
 
 
@@ -320,8 +357,11 @@ def eval_runbooks(
     settings = _container(ctx).settings
     with _friendly_errors():
         result = evaluate_runbooks(
-            alerts, build_embedder(settings), TokenCounter(settings.tokenizer_encoding),
-            weights=fusion_weights(settings), max_tokens=settings.chunk_max_tokens,
+            alerts,
+            build_embedder(settings),
+            TokenCounter(settings.tokenizer_encoding),
+            weights=fusion_weights(settings),
+            max_tokens=settings.chunk_max_tokens,
             overlap_tokens=settings.chunk_overlap_tokens,
-        )  # fmt: skip
+        )
     _print_eval("runbooks for alerts", result, as_json)

@@ -96,13 +96,34 @@ def _ascii(text: str) -> str:
 
 
 CURRENCY_BY_COUNTRY = {
-    "US": "usd", "CA": "cad", "GB": "gbp", "JP": "jpy", "KR": "krw", "AU": "aud", "NZ": "nzd",
-    "SG": "sgd", "SE": "sek", "DK": "dkk", "NO": "nok", "CH": "chf",
-}  # fmt: skip
+    "US": "usd",
+    "CA": "cad",
+    "GB": "gbp",
+    "JP": "jpy",
+    "KR": "krw",
+    "AU": "aud",
+    "NZ": "nzd",
+    "SG": "sgd",
+    "SE": "sek",
+    "DK": "dkk",
+    "NO": "nok",
+    "CH": "chf",
+}
 CURRENCY_SYMBOL = {
-    "usd": "$", "cad": "CA$", "gbp": "£", "eur": "€", "jpy": "¥", "krw": "₩", "aud": "A$",
-    "nzd": "NZ$", "sgd": "S$", "sek": "SEK ", "dkk": "DKK ", "nok": "NOK ", "chf": "CHF ",
-}  # fmt: skip
+    "usd": "$",
+    "cad": "CA$",
+    "gbp": "£",
+    "eur": "€",
+    "jpy": "¥",
+    "krw": "₩",
+    "aud": "A$",
+    "nzd": "NZ$",
+    "sgd": "S$",
+    "sek": "SEK ",
+    "dkk": "DKK ",
+    "nok": "NOK ",
+    "chf": "CHF ",
+}
 ZERO_DECIMAL = {"jpy", "krw"}
 POPS = {
     "eu-west": ("fra2", "ams1", "lhr3", "dub1"),
@@ -110,201 +131,498 @@ POPS = {
     "ap-southeast": ("nrt1", "syd1", "sin1", "icn1"),
 }
 AGENTS = (
-    "Maya Haddad", "Tomás Ferreira", "Lena Vogt", "Kwame Asante", "Priya Raman",
-    "Jonas Eklund", "Aiko Tanaka", "Sam Okoro", "Claire Dubois", "Ravi Menon",
-)  # fmt: skip
+    "Maya Haddad",
+    "Tomás Ferreira",
+    "Lena Vogt",
+    "Kwame Asante",
+    "Priya Raman",
+    "Jonas Eklund",
+    "Aiko Tanaka",
+    "Sam Okoro",
+    "Claire Dubois",
+    "Ravi Menon",
+)
 # Well-known public test card numbers: Luhn-valid, never real cards.
 TEST_CARDS = (
-    "4242 4242 4242 4242", "4000 0566 5566 5556", "5555 5555 5555 4444",
-    "4000 0025 0000 3155", "4000000000009995", "2223-0031-2200-3222", "6011 1111 1111 1117",
-)  # fmt: skip
+    "4242 4242 4242 4242",
+    "4000 0566 5566 5556",
+    "5555 5555 5555 4444",
+    "4000 0025 0000 3155",
+    "4000000000009995",
+    "2223-0031-2200-3222",
+    "6011 1111 1111 1117",
+)
 PLATFORM_APPS = ("ca_", "app_")
 
 
 C = Contact
 CUSTOMERS: tuple[Customer, ...] = (
-    Customer("Bramblewood Outfitters", "bramblewood", "GB", "growth", (
-        C("Hannah", "Pryce", "Head of E-commerce", "+44 7700 900412"),
-        C("Dev", "Mistry", "Lead Backend Engineer", "+44 7700 900873"),
-    ), weight=4),
-    Customer("Harbourlight Dental Group", "harbourlight-dental", "GB", "growth", (
-        C("Fiona", "MacLeod", "Practice Systems Manager", "+44 7700 900127"),
-    )),
-    Customer("Copperkettle Bakery", "copperkettle", "GB", "starter", (
-        C("Rosie", "Atherton", "Owner", "+44 7700 900655"),
-    ), weight=1),
-    Customer("Kestrel & Vane Insurance", "kestrelvane", "GB", "enterprise", (
-        C("Oliver", "Benning", "Platform Engineering Lead", "+44 7700 900301"),
-        C("Amara", "Nwosu", "Payments Product Manager", "+44 7700 900944"),
-    ), weight=3),
-    Customer("Thistledown Events", "thistledown", "GB", "growth", (
-        C("Callum", "Reid", "CTO", "+44 7700 900218"),
-    )),
-    Customer("Mossgrove Tutoring", "mossgrove", "GB", "starter", (
-        C("Imogen", "Hale", "Founder", "+44 7700 900560"),
-    ), weight=1),
-    Customer("Lough Fennel Hotels", "loughfennel", "IE", "growth", (
-        C("Siobhán", "Gallagher", "Revenue Systems Manager", "+353 20 910 4417"),
-        C("Cian", "Brennan", "IT Manager", "+353 20 910 2285"),
-    )),
-    Customer("Quayside Ticketing", "quayside", "IE", "enterprise", (
-        C("Niamh", "Keane", "Engineering Manager", "+353 20 910 7730"),
-    ), platform=True, weight=3),
-    Customer("Quokka Freight Co.", "quokkafreight", "US", "enterprise", (
-        C("Marisol", "Vega", "Director of Engineering", "+1 (512) 555-0143"),
-        C("Trent", "Hollis", "Senior Backend Engineer", "+1 (512) 555-0178"),
-    ), weight=4),
-    Customer("Tindertrail Games", "tindertrail", "US", "growth", (
-        C("Jordan", "Pike", "Backend Developer", "+1 (206) 555-0119"),
-    ), weight=3),
-    Customer("Pelican Ridge Ticketing", "pelicanridge", "US", "growth", (
-        C("Ashley", "Dunmore", "Head of Operations", "+1 (904) 555-0162"),
-        C("Marcus", "Bell", "Full-stack Engineer", "+1 (904) 555-0105"),
-    ), weight=3),
-    Customer("Juniper Ledger Apps", "juniperledger", "US", "growth", (
-        C("Priyanka", "Sethi", "Integrations Engineer", "+1 (415) 555-0137"),
-    ), platform=True, weight=3),
-    Customer("Bluegill Subscriptions", "bluegill", "US", "growth", (
-        C("Ethan", "Marsh", "Billing Engineer", "+1 (612) 555-0124"),
-    ), weight=3),
-    Customer("Starling Street Grocers", "starlingstreet", "US", "starter", (
-        C("Dolores", "Quintero", "Store Manager", "+1 (718) 555-0190"),
-    ), weight=1),
-    Customer("Cobalt Cactus Coffee", "cobaltcactus", "US", "starter", (
-        C("Ramon", "Ybarra", "Co-founder", "+1 (602) 555-0153"),
-    ), weight=1),
-    Customer("Redwood Relay Logistics", "redwoodrelay", "US", "enterprise", (
-        C("Grace", "Whitfield", "VP Engineering", "+1 (916) 555-0110"),
-        C("Tobias", "Lindqvist", "Staff SRE", "+1 (916) 555-0187"),
-    ), weight=3),
-    Customer("Hollow Oak Fitness", "hollowoak", "US", "growth", (
-        C("Kendra", "Shaw", "Membership Systems Lead", "+1 (303) 555-0146"),
-    )),
-    Customer("Prairie Lantern Books", "prairielantern", "US", "starter", (
-        C("Walt", "Gunderson", "Owner", "+1 (701) 555-0131"),
-    ), weight=1),
-    Customer("Gilded Gecko Marketplace", "gildedgecko", "US", "enterprise", (
-        C("Naomi", "Feld", "Payments Engineering Manager", "+1 (646) 555-0171"),
-        C("Luis", "Carranza", "Senior Engineer", "+1 (646) 555-0116"),
-    ), platform=True, weight=4),
-    Customer("Nimbus Parcel", "nimbusparcel", "US", "enterprise", (
-        C("Harper", "Olsen", "Engineering Lead", "+1 (312) 555-0158"),
-    ), weight=3),
-    Customer("Saltmarsh Surf Co.", "saltmarsh", "US", "starter", (
-        C("Kai", "Mahoe", "Owner", "+1 (808) 555-0122"),
-    ), weight=1),
-    Customer("Foxglove Health Portal", "foxglovehealth", "US", "enterprise", (
-        C("Dr. Renee", "Calloway", "Head of Product", "+1 (617) 555-0164"),
-        C("Yusuf", "Demir", "Security Engineer", "+1 (617) 555-0139"),
-    ), weight=3),
-    Customer("Lanternfish Labs", "lanternfish", "US", "growth", (
-        C("Evan", "Roarke", "Founding Engineer", "+1 (503) 555-0181"),
-    ), platform=True, weight=3),
-    Customer("Tamarack Tax Prep", "tamarack", "US", "growth", (
-        C("Beverly", "Stroud", "Finance Manager", "+1 (406) 555-0107"),
-    )),
-    Customer("Velvet Anvil Studios", "velvetanvil", "US", "starter", (
-        C("Zoë", "Harrow", "Creative Director", "+1 (323) 555-0149"),
-    ), weight=1),
-    Customer("Paper Crane Travel", "papercrane", "US", "growth", (
-        C("Min-jun", "Park", "Senior Developer", "+1 (425) 555-0192"),
-    )),
-    Customer("Drumlin Donations", "drumlin", "US", "growth", (
-        C("Abigail", "Ferris", "Digital Fundraising Lead", "+1 (802) 555-0126"),
-    )),
-    Customer("Humblebee Pet Supply", "humblebee", "US", "starter", (
-        C("Carla", "Benson", "Owner", "+1 (919) 555-0168"),
-    ), weight=1),
-    Customer("Kettle Creek Software", "kettlecreek", "US", "enterprise", (
-        C("Devon", "Achebe", "Principal Engineer", "+1 (720) 555-0133"),
-        C("Maggie", "Lorne", "IT Administrator", "+1 (720) 555-0175"),
-    ), weight=3),
-    Customer("Maple & Moose Apparel", "maplemoose", "CA", "growth", (
-        C("Émilie", "Tremblay", "E-commerce Manager", "+1 (514) 555-0118"),
-    )),
-    Customer("Northbeam Learning", "northbeam", "CA", "growth", (
-        C("Arjun", "Khanna", "Backend Lead", "+1 (604) 555-0152"),
-    )),
-    Customer("Mühlbach Getränke GmbH", "muehlbach", "DE", "growth", (
-        C("Katrin", "Weiß", "Leiterin Buchhaltung", "+49 30 23125 417"),
-        C("Florian", "Brandt", "Softwareentwickler", "+49 30 23125 882"),
-    )),
-    Customer("Kranichfeld Reisen", "kranichfeld", "DE", "growth", (
-        C("Sebastian", "Köhler", "IT-Leiter", "+49 30 23125 130"),
-    )),
-    Customer("Lindenhof Software GmbH", "lindenhof", "DE", "enterprise", (
-        C("Jana", "Richter", "Teamlead Payments", "+49 30 23125 604"),
-        C("Malte", "Hoffmann", "DevOps Engineer", "+49 30 23125 271"),
-    ), platform=True, weight=3),
-    Customer("Café Lumière", "cafelumiere", "FR", "starter", (
-        C("Élodie", "Marchand", "Gérante", "+33 1 99 00 41 27"),
-    ), weight=1),
-    Customer("Maison Vérel", "maisonverel", "FR", "growth", (
-        C("Thibault", "Garnier", "Responsable e-commerce", "+33 1 99 00 63 15"),
-    )),
-    Customer("Atelier Sablé", "ateliersable", "FR", "starter", (
-        C("Inès", "Lefèvre", "Fondatrice", "+33 1 99 00 88 02"),
-    ), weight=1),
-    Customer("Dijkstra Fietsen B.V.", "dijkstrafietsen", "NL", "growth", (
-        C("Sanne", "de Vries", "Webshop Manager"),
-    )),
-    Customer("Tulpveld Media", "tulpveld", "NL", "starter", (
-        C("Ruben", "Bakker", "Developer"),
-    ), weight=1),
-    Customer("Olivar de la Peña", "olivarpena", "ES", "starter", (
-        C("Lucía", "Navarro", "Administración"),
-    ), weight=1),
-    Customer("Señal Móvil SL", "senalmovil", "ES", "growth", (
-        C("Javier", "Ortiz", "Responsable de Sistemas"),
-    )),
-    Customer("Trattoria Gialla Online", "trattoriagialla", "IT", "starter", (
-        C("Giulia", "Romano", "Titolare"),
-    ), weight=1),
-    Customer("Björkstigen Design AB", "bjorkstigen", "SE", "growth", (
-        C("Linnea", "Sjöberg", "Tech Lead"),
-    )),
-    Customer("Brøndal Cykler ApS", "brondal", "DK", "starter", (
-        C("Mads", "Sørensen", "Indehaver"),
-    ), weight=1),
-    Customer("Fjordlys Energi AS", "fjordlys", "NO", "enterprise", (
-        C("Ingrid", "Haugen", "Systemarkitekt"),
-        C("Eirik", "Nygård", "Utvikler"),
-    )),
-    Customer("Revontuli Games Oy", "revontuli", "FI", "growth", (
-        C("Aleksi", "Virtanen", "Lead Engineer"),
-    )),
-    Customer("Almhütte Tickets", "almhuette", "AT", "starter", (
-        C("Lukas", "Gruber", "Geschäftsführer"),
-    ), weight=1),
-    Customer("Gletscher Uhren AG", "gletscher", "CH", "enterprise", (
-        C("Reto", "Zimmermann", "Head of Digital"),
-    )),
-    Customer("Ōtsuki Stationery KK", "otsuki", "JP", "growth", (
-        C("Haruka", "Ōtsuki", "EC担当 / E-commerce Manager"),
-        C("Kenji", "Mori", "Engineer"),
-    )),
-    Customer("Sakuragi Ramen Delivery", "sakuragi", "JP", "growth", (
-        C("Yuto", "Sakuragi", "CTO"),
-    )),
-    Customer("Kumo Ticket Japan", "kumoticket", "JP", "enterprise", (
-        C("Rina", "Hasegawa", "Payments Lead"),
-    ), platform=True),
-    Customer("Hanbit Beauty Co.", "hanbitbeauty", "KR", "growth", (
-        C("Seo-yeon", "Lim", "Platform Developer"),
-    )),
-    Customer("Wattle & Wren Homewares", "wattlewren", "AU", "growth", (
-        C("Bronwyn", "Keats", "Operations Manager", "+61 491 570 156"),
-    )),
-    Customer("Bilby Bikes", "bilbybikes", "AU", "starter", (
-        C("Lachlan", "Doyle", "Owner", "+61 491 570 737"),
-    ), weight=1),
-    Customer("Kererū Coffee Roasters", "kereru", "NZ", "starter", (
-        C("Aroha", "Ngata", "Owner"),
-    ), weight=1),
-    Customer("Peranakan Prints Pte Ltd", "peranakanprints", "SG", "growth", (
-        C("Wei Ling", "Tan", "Head of Technology"),
-    )),
-)  # fmt: skip
+    Customer(
+        "Bramblewood Outfitters",
+        "bramblewood",
+        "GB",
+        "growth",
+        (
+            C("Hannah", "Pryce", "Head of E-commerce", "+44 7700 900412"),
+            C("Dev", "Mistry", "Lead Backend Engineer", "+44 7700 900873"),
+        ),
+        weight=4,
+    ),
+    Customer(
+        "Harbourlight Dental Group",
+        "harbourlight-dental",
+        "GB",
+        "growth",
+        (C("Fiona", "MacLeod", "Practice Systems Manager", "+44 7700 900127"),),
+    ),
+    Customer(
+        "Copperkettle Bakery",
+        "copperkettle",
+        "GB",
+        "starter",
+        (C("Rosie", "Atherton", "Owner", "+44 7700 900655"),),
+        weight=1,
+    ),
+    Customer(
+        "Kestrel & Vane Insurance",
+        "kestrelvane",
+        "GB",
+        "enterprise",
+        (
+            C("Oliver", "Benning", "Platform Engineering Lead", "+44 7700 900301"),
+            C("Amara", "Nwosu", "Payments Product Manager", "+44 7700 900944"),
+        ),
+        weight=3,
+    ),
+    Customer(
+        "Thistledown Events",
+        "thistledown",
+        "GB",
+        "growth",
+        (C("Callum", "Reid", "CTO", "+44 7700 900218"),),
+    ),
+    Customer(
+        "Mossgrove Tutoring",
+        "mossgrove",
+        "GB",
+        "starter",
+        (C("Imogen", "Hale", "Founder", "+44 7700 900560"),),
+        weight=1,
+    ),
+    Customer(
+        "Lough Fennel Hotels",
+        "loughfennel",
+        "IE",
+        "growth",
+        (
+            C("Siobhán", "Gallagher", "Revenue Systems Manager", "+353 20 910 4417"),
+            C("Cian", "Brennan", "IT Manager", "+353 20 910 2285"),
+        ),
+    ),
+    Customer(
+        "Quayside Ticketing",
+        "quayside",
+        "IE",
+        "enterprise",
+        (C("Niamh", "Keane", "Engineering Manager", "+353 20 910 7730"),),
+        platform=True,
+        weight=3,
+    ),
+    Customer(
+        "Quokka Freight Co.",
+        "quokkafreight",
+        "US",
+        "enterprise",
+        (
+            C("Marisol", "Vega", "Director of Engineering", "+1 (512) 555-0143"),
+            C("Trent", "Hollis", "Senior Backend Engineer", "+1 (512) 555-0178"),
+        ),
+        weight=4,
+    ),
+    Customer(
+        "Tindertrail Games",
+        "tindertrail",
+        "US",
+        "growth",
+        (C("Jordan", "Pike", "Backend Developer", "+1 (206) 555-0119"),),
+        weight=3,
+    ),
+    Customer(
+        "Pelican Ridge Ticketing",
+        "pelicanridge",
+        "US",
+        "growth",
+        (
+            C("Ashley", "Dunmore", "Head of Operations", "+1 (904) 555-0162"),
+            C("Marcus", "Bell", "Full-stack Engineer", "+1 (904) 555-0105"),
+        ),
+        weight=3,
+    ),
+    Customer(
+        "Juniper Ledger Apps",
+        "juniperledger",
+        "US",
+        "growth",
+        (C("Priyanka", "Sethi", "Integrations Engineer", "+1 (415) 555-0137"),),
+        platform=True,
+        weight=3,
+    ),
+    Customer(
+        "Bluegill Subscriptions",
+        "bluegill",
+        "US",
+        "growth",
+        (C("Ethan", "Marsh", "Billing Engineer", "+1 (612) 555-0124"),),
+        weight=3,
+    ),
+    Customer(
+        "Starling Street Grocers",
+        "starlingstreet",
+        "US",
+        "starter",
+        (C("Dolores", "Quintero", "Store Manager", "+1 (718) 555-0190"),),
+        weight=1,
+    ),
+    Customer(
+        "Cobalt Cactus Coffee",
+        "cobaltcactus",
+        "US",
+        "starter",
+        (C("Ramon", "Ybarra", "Co-founder", "+1 (602) 555-0153"),),
+        weight=1,
+    ),
+    Customer(
+        "Redwood Relay Logistics",
+        "redwoodrelay",
+        "US",
+        "enterprise",
+        (
+            C("Grace", "Whitfield", "VP Engineering", "+1 (916) 555-0110"),
+            C("Tobias", "Lindqvist", "Staff SRE", "+1 (916) 555-0187"),
+        ),
+        weight=3,
+    ),
+    Customer(
+        "Hollow Oak Fitness",
+        "hollowoak",
+        "US",
+        "growth",
+        (C("Kendra", "Shaw", "Membership Systems Lead", "+1 (303) 555-0146"),),
+    ),
+    Customer(
+        "Prairie Lantern Books",
+        "prairielantern",
+        "US",
+        "starter",
+        (C("Walt", "Gunderson", "Owner", "+1 (701) 555-0131"),),
+        weight=1,
+    ),
+    Customer(
+        "Gilded Gecko Marketplace",
+        "gildedgecko",
+        "US",
+        "enterprise",
+        (
+            C("Naomi", "Feld", "Payments Engineering Manager", "+1 (646) 555-0171"),
+            C("Luis", "Carranza", "Senior Engineer", "+1 (646) 555-0116"),
+        ),
+        platform=True,
+        weight=4,
+    ),
+    Customer(
+        "Nimbus Parcel",
+        "nimbusparcel",
+        "US",
+        "enterprise",
+        (C("Harper", "Olsen", "Engineering Lead", "+1 (312) 555-0158"),),
+        weight=3,
+    ),
+    Customer(
+        "Saltmarsh Surf Co.",
+        "saltmarsh",
+        "US",
+        "starter",
+        (C("Kai", "Mahoe", "Owner", "+1 (808) 555-0122"),),
+        weight=1,
+    ),
+    Customer(
+        "Foxglove Health Portal",
+        "foxglovehealth",
+        "US",
+        "enterprise",
+        (
+            C("Dr. Renee", "Calloway", "Head of Product", "+1 (617) 555-0164"),
+            C("Yusuf", "Demir", "Security Engineer", "+1 (617) 555-0139"),
+        ),
+        weight=3,
+    ),
+    Customer(
+        "Lanternfish Labs",
+        "lanternfish",
+        "US",
+        "growth",
+        (C("Evan", "Roarke", "Founding Engineer", "+1 (503) 555-0181"),),
+        platform=True,
+        weight=3,
+    ),
+    Customer(
+        "Tamarack Tax Prep",
+        "tamarack",
+        "US",
+        "growth",
+        (C("Beverly", "Stroud", "Finance Manager", "+1 (406) 555-0107"),),
+    ),
+    Customer(
+        "Velvet Anvil Studios",
+        "velvetanvil",
+        "US",
+        "starter",
+        (C("Zoë", "Harrow", "Creative Director", "+1 (323) 555-0149"),),
+        weight=1,
+    ),
+    Customer(
+        "Paper Crane Travel",
+        "papercrane",
+        "US",
+        "growth",
+        (C("Min-jun", "Park", "Senior Developer", "+1 (425) 555-0192"),),
+    ),
+    Customer(
+        "Drumlin Donations",
+        "drumlin",
+        "US",
+        "growth",
+        (C("Abigail", "Ferris", "Digital Fundraising Lead", "+1 (802) 555-0126"),),
+    ),
+    Customer(
+        "Humblebee Pet Supply",
+        "humblebee",
+        "US",
+        "starter",
+        (C("Carla", "Benson", "Owner", "+1 (919) 555-0168"),),
+        weight=1,
+    ),
+    Customer(
+        "Kettle Creek Software",
+        "kettlecreek",
+        "US",
+        "enterprise",
+        (
+            C("Devon", "Achebe", "Principal Engineer", "+1 (720) 555-0133"),
+            C("Maggie", "Lorne", "IT Administrator", "+1 (720) 555-0175"),
+        ),
+        weight=3,
+    ),
+    Customer(
+        "Maple & Moose Apparel",
+        "maplemoose",
+        "CA",
+        "growth",
+        (C("Émilie", "Tremblay", "E-commerce Manager", "+1 (514) 555-0118"),),
+    ),
+    Customer(
+        "Northbeam Learning",
+        "northbeam",
+        "CA",
+        "growth",
+        (C("Arjun", "Khanna", "Backend Lead", "+1 (604) 555-0152"),),
+    ),
+    Customer(
+        "Mühlbach Getränke GmbH",
+        "muehlbach",
+        "DE",
+        "growth",
+        (
+            C("Katrin", "Weiß", "Leiterin Buchhaltung", "+49 30 23125 417"),
+            C("Florian", "Brandt", "Softwareentwickler", "+49 30 23125 882"),
+        ),
+    ),
+    Customer(
+        "Kranichfeld Reisen",
+        "kranichfeld",
+        "DE",
+        "growth",
+        (C("Sebastian", "Köhler", "IT-Leiter", "+49 30 23125 130"),),
+    ),
+    Customer(
+        "Lindenhof Software GmbH",
+        "lindenhof",
+        "DE",
+        "enterprise",
+        (
+            C("Jana", "Richter", "Teamlead Payments", "+49 30 23125 604"),
+            C("Malte", "Hoffmann", "DevOps Engineer", "+49 30 23125 271"),
+        ),
+        platform=True,
+        weight=3,
+    ),
+    Customer(
+        "Café Lumière",
+        "cafelumiere",
+        "FR",
+        "starter",
+        (C("Élodie", "Marchand", "Gérante", "+33 1 99 00 41 27"),),
+        weight=1,
+    ),
+    Customer(
+        "Maison Vérel",
+        "maisonverel",
+        "FR",
+        "growth",
+        (C("Thibault", "Garnier", "Responsable e-commerce", "+33 1 99 00 63 15"),),
+    ),
+    Customer(
+        "Atelier Sablé",
+        "ateliersable",
+        "FR",
+        "starter",
+        (C("Inès", "Lefèvre", "Fondatrice", "+33 1 99 00 88 02"),),
+        weight=1,
+    ),
+    Customer(
+        "Dijkstra Fietsen B.V.",
+        "dijkstrafietsen",
+        "NL",
+        "growth",
+        (C("Sanne", "de Vries", "Webshop Manager"),),
+    ),
+    Customer(
+        "Tulpveld Media",
+        "tulpveld",
+        "NL",
+        "starter",
+        (C("Ruben", "Bakker", "Developer"),),
+        weight=1,
+    ),
+    Customer(
+        "Olivar de la Peña",
+        "olivarpena",
+        "ES",
+        "starter",
+        (C("Lucía", "Navarro", "Administración"),),
+        weight=1,
+    ),
+    Customer(
+        "Señal Móvil SL",
+        "senalmovil",
+        "ES",
+        "growth",
+        (C("Javier", "Ortiz", "Responsable de Sistemas"),),
+    ),
+    Customer(
+        "Trattoria Gialla Online",
+        "trattoriagialla",
+        "IT",
+        "starter",
+        (C("Giulia", "Romano", "Titolare"),),
+        weight=1,
+    ),
+    Customer(
+        "Björkstigen Design AB",
+        "bjorkstigen",
+        "SE",
+        "growth",
+        (C("Linnea", "Sjöberg", "Tech Lead"),),
+    ),
+    Customer(
+        "Brøndal Cykler ApS",
+        "brondal",
+        "DK",
+        "starter",
+        (C("Mads", "Sørensen", "Indehaver"),),
+        weight=1,
+    ),
+    Customer(
+        "Fjordlys Energi AS",
+        "fjordlys",
+        "NO",
+        "enterprise",
+        (
+            C("Ingrid", "Haugen", "Systemarkitekt"),
+            C("Eirik", "Nygård", "Utvikler"),
+        ),
+    ),
+    Customer(
+        "Revontuli Games Oy",
+        "revontuli",
+        "FI",
+        "growth",
+        (C("Aleksi", "Virtanen", "Lead Engineer"),),
+    ),
+    Customer(
+        "Almhütte Tickets",
+        "almhuette",
+        "AT",
+        "starter",
+        (C("Lukas", "Gruber", "Geschäftsführer"),),
+        weight=1,
+    ),
+    Customer(
+        "Gletscher Uhren AG",
+        "gletscher",
+        "CH",
+        "enterprise",
+        (C("Reto", "Zimmermann", "Head of Digital"),),
+    ),
+    Customer(
+        "Ōtsuki Stationery KK",
+        "otsuki",
+        "JP",
+        "growth",
+        (
+            C("Haruka", "Ōtsuki", "EC担当 / E-commerce Manager"),
+            C("Kenji", "Mori", "Engineer"),
+        ),
+    ),
+    Customer(
+        "Sakuragi Ramen Delivery", "sakuragi", "JP", "growth", (C("Yuto", "Sakuragi", "CTO"),)
+    ),
+    Customer(
+        "Kumo Ticket Japan",
+        "kumoticket",
+        "JP",
+        "enterprise",
+        (C("Rina", "Hasegawa", "Payments Lead"),),
+        platform=True,
+    ),
+    Customer(
+        "Hanbit Beauty Co.",
+        "hanbitbeauty",
+        "KR",
+        "growth",
+        (C("Seo-yeon", "Lim", "Platform Developer"),),
+    ),
+    Customer(
+        "Wattle & Wren Homewares",
+        "wattlewren",
+        "AU",
+        "growth",
+        (C("Bronwyn", "Keats", "Operations Manager", "+61 491 570 156"),),
+    ),
+    Customer(
+        "Bilby Bikes",
+        "bilbybikes",
+        "AU",
+        "starter",
+        (C("Lachlan", "Doyle", "Owner", "+61 491 570 737"),),
+        weight=1,
+    ),
+    Customer(
+        "Kererū Coffee Roasters",
+        "kereru",
+        "NZ",
+        "starter",
+        (C("Aroha", "Ngata", "Owner"),),
+        weight=1,
+    ),
+    Customer(
+        "Peranakan Prints Pte Ltd",
+        "peranakanprints",
+        "SG",
+        "growth",
+        (C("Wei Ling", "Tan", "Head of Technology"),),
+    ),
+)
 
 
 # --- topics ------------------------------------------------------------------------------------
@@ -4536,22 +4854,59 @@ SMS_2FA = Topic(
 
 
 TOPICS: tuple[Topic, ...] = (
-    IDEMPOTENCY, CARD_DECLINES, DUPLICATE_CHARGES, REFUNDS, THREE_DS, ZERO_DECIMAL_AMOUNTS,
-    DISPUTES, WEBHOOK_DELIVERY, WEBHOOK_SIG_BODY, WEBHOOK_ORDERING, SECRET_ROTATION_SPIKE,
-    IOS_APPLE_PAY, CHECKOUT_JS_CSP, JAVA_TLS, PYTHON_CONNECTION, NODE_V9, ANDROID_3DS_CRASH,
-    OAUTH_INVALID_GRANT, API_KEY_ERRORS, SAML_SSO, INVOICE_PAYMENT_FAILED, PRORATION,
-    INVOICE_TAX_ROUNDING, PAYOUT_FAILED, PAYOUT_DELAYED, EXPORT_TIMEOUT, PAYOUT_RECON,
-    CSV_ENCODING, RATE_LIMITS, GATEWAY_TIMEOUTS, INCIDENT_OUTAGE, KYC, DASHBOARD_ACCESS, SMS_2FA,
-)  # fmt: skip
+    IDEMPOTENCY,
+    CARD_DECLINES,
+    DUPLICATE_CHARGES,
+    REFUNDS,
+    THREE_DS,
+    ZERO_DECIMAL_AMOUNTS,
+    DISPUTES,
+    WEBHOOK_DELIVERY,
+    WEBHOOK_SIG_BODY,
+    WEBHOOK_ORDERING,
+    SECRET_ROTATION_SPIKE,
+    IOS_APPLE_PAY,
+    CHECKOUT_JS_CSP,
+    JAVA_TLS,
+    PYTHON_CONNECTION,
+    NODE_V9,
+    ANDROID_3DS_CRASH,
+    OAUTH_INVALID_GRANT,
+    API_KEY_ERRORS,
+    SAML_SSO,
+    INVOICE_PAYMENT_FAILED,
+    PRORATION,
+    INVOICE_TAX_ROUNDING,
+    PAYOUT_FAILED,
+    PAYOUT_DELAYED,
+    EXPORT_TIMEOUT,
+    PAYOUT_RECON,
+    CSV_ENCODING,
+    RATE_LIMITS,
+    GATEWAY_TIMEOUTS,
+    INCIDENT_OUTAGE,
+    KYC,
+    DASHBOARD_ACCESS,
+    SMS_2FA,
+)
 GAP_TOPICS = tuple(t.key for t in TOPICS if t.gap)
 SPIKE_TOPICS = tuple(t.key for t in TOPICS if t.spike)
 
 
 # --- generic prose -----------------------------------------------------------------------------
 GREETINGS = (
-    "Hi,", "Hello,", "Hi team,", "Hi Ledgerline support,", "Hello Ledgerline team,", "Hey,",
-    "Good morning,", "Hi there,", "Dear Support,", "Hi all,", "",
-)  # fmt: skip
+    "Hi,",
+    "Hello,",
+    "Hi team,",
+    "Hi Ledgerline support,",
+    "Hello Ledgerline team,",
+    "Hey,",
+    "Good morning,",
+    "Hi there,",
+    "Dear Support,",
+    "Hi all,",
+    "",
+)
 URGENCY = {
     "P1": (
         "This is affecting all of our customers right now. Please call me on {phone}.",

@@ -1,4 +1,4 @@
-"""Runbook retrieval eval on Prometheus alerts: alert text as the query, its runbook as the answer."""
+"""Runbook retrieval eval on Prometheus alerts: alert text is the query, its runbook the answer."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from core.errors import EvalError, RecordError
 from casetext.tokens import TokenCounter
+from core.errors import EvalError, RecordError
 from evals.metrics import ranking_summary
 from kb_ingest.pipeline import Ingestor
 from kb_ingest.runbook_reader import read_runbooks
@@ -24,7 +24,7 @@ _LABEL = re.compile(r"\$labels\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def render_template(text: str) -> str:
-    """Replace `{{ $labels.x }}` with `<x>` and any other template (values, printf) with `<value>`."""
+    """Render `{{ $labels.x }}` as `<x>` and any other template (values, printf) as `<value>`."""
 
     def repl(match: re.Match[str]) -> str:
         label = _LABEL.search(match.group(1))
@@ -89,10 +89,10 @@ def evaluate_runbooks(
         if answer is None:
             raise EvalError(f"alert {alert.get('alert')} names {target}, which was not read")
         for mode in MODES:
-            hits = searcher.search(SearchQuery(text=alert_query(alert), kind="runbook", k=k, mode=mode))
+            hits = searcher.search(
+                SearchQuery(text=alert_query(alert), kind="runbook", k=k, mode=mode)
+            )
             runs[mode].append(([h.doc_id for h in hits], {answer}))
     if not runs["hybrid"]:
         raise EvalError("no alert names a runbook")
     return {"n_queries": len(runs["hybrid"]), **{m: ranking_summary(runs[m]) for m in MODES}}
-
-

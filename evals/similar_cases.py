@@ -6,10 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core.domain import Case
-from core.errors import EvalError, RecordError
 from casetext.preparation import prepare_case
 from casetext.signatures import extract_signatures
+from core.domain import Case
+from core.errors import EvalError, RecordError
 from evals.gitbugs import read_duplicate_links
 from evals.metrics import ranking_summary
 from kb_ingest.case_readers import read_cases
@@ -40,7 +40,9 @@ def load_bug_corpus(bugs: Path, mapping: str = "gitbugs") -> list[Case]:
     return cases
 
 
-def build_eval_index(cases: list[Case], embedder: Embedder, progress: Progress | None = None) -> KnowledgeIndex:
+def build_eval_index(
+    cases: list[Case], embedder: Embedder, progress: Progress | None = None
+) -> KnowledgeIndex:
     """An isolated, exact, in-memory index of the corpus (never the user's own index)."""
     index = KnowledgeIndex(embedder, MemoryVectorStore(), LexicalIndex(":memory:"))
     index.upsert_cases(cases, progress=progress)
@@ -68,9 +70,7 @@ def evaluate_similar_cases(
     runs: dict[str, list[tuple[list[str], set[str]]]] = {m: [] for m in MODES}
     for case in cases:
         linked = [by_raw[r] for r in links.get(_raw_id(case.id), ()) if r in by_raw]
-        relevant = {
-            c.id for c in linked if any_time or c.created_at < case.created_at
-        }
+        relevant = {c.id for c in linked if any_time or c.created_at < case.created_at}
         if not relevant:
             continue
         for mode in MODES:

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from core.domain import Case, Chunk, DocKind, Runbook
-from core.errors import RecordError
 from casetext.preparation import prepare_case
 from casetext.redaction import Redactor
 from casetext.signatures import extract_signatures
 from casetext.tokens import TokenCounter
+from core.domain import Case, Chunk, DocKind, Runbook
+from core.errors import RecordError
 from kb_ingest.case_mapping import CaseMapping
 from kb_ingest.case_readers import read_cases
 from kb_ingest.chunking import chunk_markdown

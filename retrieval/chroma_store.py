@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -243,7 +244,6 @@ class ChromaVectorStore:
         """Drop a collection."""
         with self._lock:
             self._collections.pop(collection, None)
-            try:
+            # Deleting a collection that is not there is not an error.
+            with contextlib.suppress(Exception):
                 self._get_client().delete_collection(f"{self._prefix}-{collection}")
-            except Exception:  # noqa: S110 - deleting what is not there is not an error
-                pass

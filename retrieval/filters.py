@@ -49,5 +49,5 @@ def epoch(value: datetime) -> int:
 
 
 def tag_key(tag: str) -> str:
-    """Metadata key that flags a tag: stores hold tags as boolean keys, which every backend filters."""
+    """Metadata key flagging a tag: tags are stored as boolean keys, which every backend filters."""
     return f"tag:{tag}"

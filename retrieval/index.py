@@ -36,22 +36,37 @@ def case_chunk(case: Case) -> Chunk:
 def case_record(case: Case, origin: str = "") -> DocumentRecord:
     """Catalog record of a case."""
     return DocumentRecord(
-        doc_id=case.id, kind="case", content_hash=case.content_hash(), origin=origin,
-        title=case.title, queue=case.queue, product=case.product, status=case.status,
-        created_at=epoch(case.created_at), tags=tuple(case.tags),
-        signatures=tuple(case.error_signatures), payload=case.model_dump(mode="json"),
-    )  # fmt: skip
+        doc_id=case.id,
+        kind="case",
+        content_hash=case.content_hash(),
+        origin=origin,
+        title=case.title,
+        queue=case.queue,
+        product=case.product,
+        status=case.status,
+        created_at=epoch(case.created_at),
+        tags=tuple(case.tags),
+        signatures=tuple(case.error_signatures),
+        payload=case.model_dump(mode="json"),
+    )
 
 
 def runbook_record(runbook: Runbook, origin: str = "") -> DocumentRecord:
     """Catalog record of a runbook."""
     return DocumentRecord(
-        doc_id=runbook.id, kind="runbook", content_hash=runbook.content_hash(), origin=origin,
-        title=runbook.title, queue=None, product=runbook.product, status=None,
+        doc_id=runbook.id,
+        kind="runbook",
+        content_hash=runbook.content_hash(),
+        origin=origin,
+        title=runbook.title,
+        queue=None,
+        product=runbook.product,
+        status=None,
         created_at=epoch(runbook.updated_at) if runbook.updated_at else None,
-        tags=tuple(runbook.tags), signatures=tuple(runbook.metadata.get("signatures", ())),
+        tags=tuple(runbook.tags),
+        signatures=tuple(runbook.metadata.get("signatures", ())),
         payload=runbook.model_dump(mode="json"),
-    )  # fmt: skip
+    )
 
 
 def _vector_metadata(rec: DocumentRecord, chunk: Chunk) -> dict[str, MetadataValue]:

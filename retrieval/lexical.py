@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.domain import Chunk, DocKind
-from core.errors import StoreError
 import numpy as np
 
+from core.domain import Chunk, DocKind
+from core.errors import StoreError
 from retrieval.bm25 import BM25Index, SlotMeta, tokenize
 from retrieval.filters import SearchFilters, epoch
 
@@ -130,7 +130,8 @@ class LexicalIndex:
                 part = ids[start : start + 500]
                 marks = ",".join("?" * len(part))
                 rows = self._db.execute(
-                    f"SELECT doc_id, content_hash FROM documents WHERE kind=? AND doc_id IN ({marks})",
+                    "SELECT doc_id, content_hash FROM documents "
+                    f"WHERE kind=? AND doc_id IN ({marks})",
                     (kind, *part),
                 )
                 out.update(dict(rows.fetchall()))
@@ -165,12 +166,18 @@ class LexicalIndex:
     def count(self, kind: DocKind) -> int:
         """Number of documents of a kind."""
         with self._lock:
-            return int(self._db.execute("SELECT count(*) FROM documents WHERE kind=?", (kind,)).fetchone()[0])
+            return int(
+                self._db.execute("SELECT count(*) FROM documents WHERE kind=?", (kind,)).fetchone()[
+                    0
+                ]
+            )
 
     def chunk_count(self, kind: DocKind) -> int:
         """Number of chunks of a kind."""
         with self._lock:
-            return int(self._db.execute("SELECT count(*) FROM chunks WHERE kind=?", (kind,)).fetchone()[0])
+            return int(
+                self._db.execute("SELECT count(*) FROM chunks WHERE kind=?", (kind,)).fetchone()[0]
+            )
 
     def get(self, kind: DocKind, doc_id: str) -> DocumentRecord | None:
         """One document's catalog record, or None."""
@@ -193,11 +200,19 @@ class LexicalIndex:
                 sigs = self._grouped("signatures", "signature", kind, part)
                 for r in rows:
                     out[r[0]] = DocumentRecord(
-                        doc_id=r[0], kind=r[1], content_hash=r[2], origin=r[3], title=r[4],
-                        queue=r[5], product=r[6], status=r[7], created_at=r[8],
-                        tags=tuple(tags.get(r[0], ())), signatures=tuple(sigs.get(r[0], ())),
+                        doc_id=r[0],
+                        kind=r[1],
+                        content_hash=r[2],
+                        origin=r[3],
+                        title=r[4],
+                        queue=r[5],
+                        product=r[6],
+                        status=r[7],
+                        created_at=r[8],
+                        tags=tuple(tags.get(r[0], ())),
+                        signatures=tuple(sigs.get(r[0], ())),
                         payload=json.loads(r[9]),
-                    )  # fmt: skip
+                    )
         return out
 
     def _grouped(self, table: str, column: str, kind: str, ids: list[str]) -> dict[str, list[str]]:
@@ -227,9 +242,13 @@ class LexicalIndex:
                 for cid, doc_id, ordinal, heading, text in rows:
                     path = heading.split(" > ") if heading else []
                     out[cid] = Chunk(
-                        id=cid, doc_id=doc_id, kind=kind, ordinal=ordinal,
-                        heading_path=path, text=text,
-                    )  # fmt: skip
+                        id=cid,
+                        doc_id=doc_id,
+                        kind=kind,
+                        ordinal=ordinal,
+                        heading_path=path,
+                        text=text,
+                    )
         return out
 
     # -- writes -----------------------------------------------------------------
@@ -318,9 +337,19 @@ class LexicalIndex:
         db.execute(
             "INSERT INTO documents (doc_id, kind, content_hash, origin, title, queue, product, "
             "status, created_at, payload) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (rec.doc_id, rec.kind, rec.content_hash, rec.origin, rec.title, rec.queue,
-             rec.product, rec.status, rec.created_at, json.dumps(rec.payload, default=str)),
-        )  # fmt: skip
+            (
+                rec.doc_id,
+                rec.kind,
+                rec.content_hash,
+                rec.origin,
+                rec.title,
+                rec.queue,
+                rec.product,
+                rec.status,
+                rec.created_at,
+                json.dumps(rec.payload, default=str),
+            ),
+        )
         db.executemany(
             "INSERT OR IGNORE INTO doc_tags (kind, doc_id, tag) VALUES (?,?,?)",
             [(rec.kind, rec.doc_id, t) for t in rec.tags],
@@ -356,9 +385,14 @@ class LexicalIndex:
             )
             for cid, heading, text, doc_id, title, queue, product, status, created, tags in rows:
                 meta = SlotMeta(
-                    chunk_id=cid, doc_id=doc_id, queue=queue, product=product, status=status,
-                    created_at=created, tags=frozenset(tags.split("\x1f")) if tags else frozenset(),
-                )  # fmt: skip
+                    chunk_id=cid,
+                    doc_id=doc_id,
+                    queue=queue,
+                    product=product,
+                    status=status,
+                    created_at=created,
+                    tags=frozenset(tags.split("\x1f")) if tags else frozenset(),
+                )
                 bm25.add(meta, f"{title} {heading}", text)
             self._bm25[kind] = bm25
         return bm25
@@ -396,9 +430,7 @@ class LexicalIndex:
         return arrays.mask(filters, exclude)
 
     @staticmethod
-    def _filter_sql(
-        filters: SearchFilters | None, exclude: Sequence[str]
-    ) -> tuple[str, list[Any]]:
+    def _filter_sql(filters: SearchFilters | None, exclude: Sequence[str]) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         args: list[Any] = []
         if filters is not None:
@@ -456,7 +488,7 @@ class LexicalIndex:
         scores: dict[str, float] = {}
         shared: dict[str, list[str]] = {}
         for doc_id, sig in rows:
-            # Rare signatures identify a failure; ones most tickets carry (a bare HTTP 500) say little.
+            # Rare signatures identify a failure; common ones (a bare HTTP 500) say little.
             idf = math.log(1 + total / dfs.get(sig, 1))
             scores[doc_id] = scores.get(doc_id, 0.0) + idf
             shared.setdefault(doc_id, []).append(sig)
@@ -466,9 +498,14 @@ class LexicalIndex:
 
 def _slot_meta(rec: DocumentRecord, chunk_id: str) -> SlotMeta:
     return SlotMeta(
-        chunk_id=chunk_id, doc_id=rec.doc_id, queue=rec.queue, product=rec.product,
-        status=rec.status, created_at=rec.created_at, tags=frozenset(rec.tags),
-    )  # fmt: skip
+        chunk_id=chunk_id,
+        doc_id=rec.doc_id,
+        queue=rec.queue,
+        product=rec.product,
+        status=rec.status,
+        created_at=rec.created_at,
+        tags=frozenset(rec.tags),
+    )
 
 
 class _MaskArrays:

@@ -48,7 +48,7 @@ class MemoryVectorStore:
             col = self._collections.setdefault(collection, _Collection())
             if col.vectors.shape[0] == 0:
                 col.vectors = np.zeros((0, vecs.shape[1]), dtype=np.float32)
-            new_rows = []
+            new_rows: list[int] = []
             for i, doc_id in enumerate(ids):
                 if doc_id in col.pos:
                     col.vectors[col.pos[doc_id]] = vecs[i]

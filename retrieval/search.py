@@ -178,13 +178,20 @@ class HybridSearcher:
             matched = [t for t in terms if t in words] if doc_id in bm25 else []
             hits.append(
                 SearchHit(
-                    doc_id=doc_id, kind=kind, rank=rank, score=score, title=rec.title,
+                    doc_id=doc_id,
+                    kind=kind,
+                    rank=rank,
+                    score=score,
+                    title=rec.title,
                     chunk_id=chunk.id if chunk else None,
                     heading=chunk.heading if chunk else "",
-                    snippet=_snippet(body, matched), queue=rec.queue, product=rec.product,
+                    snippet=_snippet(body, matched),
+                    queue=rec.queue,
+                    product=rec.product,
                     status=rec.status,
                     created_at=datetime.fromtimestamp(rec.created_at, UTC)
-                    if rec.created_at is not None else None,
+                    if rec.created_at is not None
+                    else None,
                     explanation=MatchExplanation(
                         fused_score=score,
                         dense_score=dense[doc_id][0] if doc_id in dense else None,
@@ -195,7 +202,7 @@ class HybridSearcher:
                         signature_score=sigs[doc_id][0] if doc_id in sigs else None,
                         shared_signatures=sigs[doc_id][1] if doc_id in sigs else [],
                     ),
-                )  # fmt: skip
+                )
             )
         return hits
 
@@ -220,7 +227,12 @@ class HybridSearcher:
                 flt.created_before = cutoff
         return self.search(
             SearchQuery(
-                text=case.text or case.id, kind="case", k=k, filters=flt,
-                signatures=case.error_signatures, exclude_ids=[case_id], mode=mode,
+                text=case.text or case.id,
+                kind="case",
+                k=k,
+                filters=flt,
+                signatures=case.error_signatures,
+                exclude_ids=[case_id],
+                mode=mode,
             )
-        )  # fmt: skip
+        )

@@ -17,8 +17,14 @@ from retrieval.lexical import LexicalIndex
 
 def test_tokenize_keeps_numbers_and_identifiers() -> None:
     assert tokenize("The HDFS-1234 error in req_9f3 at 10:42, is not OK") == [
-        "hdfs", "1234", "error", "req_9f3", "10", "42", "ok",
-    ]  # fmt: skip
+        "hdfs",
+        "1234",
+        "error",
+        "req_9f3",
+        "10",
+        "42",
+        "ok",
+    ]
 
 
 def test_score_matches_hand_computed_lucene_bm25() -> None:
@@ -54,11 +60,22 @@ def test_remove_and_replace() -> None:
 
 def _cases() -> list[Case]:
     return [
-        Case(id="x1", title="Disk full", body="disk full on broker", queue="infra",
-             tags=["kafka"], created_at=datetime(2026, 1, 1, tzinfo=UTC)),
-        Case(id="x2", title="Disk latency", body="disk latency spikes", queue="storage",
-             created_at=datetime(2026, 3, 1, tzinfo=UTC)),
-    ]  # fmt: skip
+        Case(
+            id="x1",
+            title="Disk full",
+            body="disk full on broker",
+            queue="infra",
+            tags=["kafka"],
+            created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        ),
+        Case(
+            id="x2",
+            title="Disk latency",
+            body="disk latency spikes",
+            queue="storage",
+            created_at=datetime(2026, 3, 1, tzinfo=UTC),
+        ),
+    ]
 
 
 def test_filters_and_exclusions(tmp_path: Path) -> None:

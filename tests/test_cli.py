@@ -31,14 +31,28 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         encoding="utf-8",
     )
     rows = [
-        {"id": "C-1", "title": "Webhook signature invalid", "body": "webhook_signature_invalid "
-         "since we rotated the secret", "queue": "integrations",
-         "created_at": "2026-01-01T00:00:00Z"},
-        {"id": "C-2", "title": "Export job timed out", "body": "ExportJobTimeout on the "
-         "monthly export", "queue": "data-platform", "created_at": "2026-01-02T00:00:00Z"},
-        {"id": "C-3", "title": "Signature mismatch on webhooks", "body": "webhook_signature_invalid"
-         " again after rotation", "queue": "integrations", "created_at": "2026-01-03T00:00:00Z"},
-    ]  # fmt: skip
+        {
+            "id": "C-1",
+            "title": "Webhook signature invalid",
+            "body": "webhook_signature_invalid since we rotated the secret",
+            "queue": "integrations",
+            "created_at": "2026-01-01T00:00:00Z",
+        },
+        {
+            "id": "C-2",
+            "title": "Export job timed out",
+            "body": "ExportJobTimeout on the monthly export",
+            "queue": "data-platform",
+            "created_at": "2026-01-02T00:00:00Z",
+        },
+        {
+            "id": "C-3",
+            "title": "Signature mismatch on webhooks",
+            "body": "webhook_signature_invalid again after rotation",
+            "queue": "integrations",
+            "created_at": "2026-01-03T00:00:00Z",
+        },
+    ]
     lines = [json.dumps(r) for r in rows]
     lines.insert(1, '{"id": ')  # a malformed line 2
     (tmp_path / "cases.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -58,9 +72,7 @@ def test_ingest_search_similar_stats(workspace: Path) -> None:
     assert {h["doc_id"] for h in hits[:2]} == {"C-1", "C-3"}
     assert hits[0]["explanation"]["bm25_terms"]
 
-    res = runner.invoke(
-        app, ["search", "webhook", "--filter", "queue=data-platform", "--json"]
-    )
+    res = runner.invoke(app, ["search", "webhook", "--filter", "queue=data-platform", "--json"])
     assert {h["doc_id"] for h in json.loads(res.stdout)} <= {"C-2"}
 
     res = runner.invoke(app, ["search", "export timeout", "--kind", "runbooks", "--json"])

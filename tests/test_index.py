@@ -20,25 +20,45 @@ from tests.fakes import HashingEmbedder
 
 def _case(i: int, title: str, body: str = "", **kw: object) -> Case:
     return Case(
-        id=f"c{i}", title=title, body=body,
-        created_at=datetime(2026, 1, 1 + i, tzinfo=UTC), **kw,  # type: ignore[arg-type]
-    )  # fmt: skip
+        id=f"c{i}",
+        title=title,
+        body=body,
+        created_at=datetime(2026, 1, 1 + i, tzinfo=UTC),
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 CASES = [
-    _case(1, "Webhook signature invalid", "webhook_signature_invalid after rotating secret",
-          queue="integrations", error_signatures=["code:webhook_signature_invalid"]),
-    _case(2, "Card declined for all EU cards", "card_declined insufficient_funds", queue="payments-api"),
+    _case(
+        1,
+        "Webhook signature invalid",
+        "webhook_signature_invalid after rotating secret",
+        queue="integrations",
+        error_signatures=["code:webhook_signature_invalid"],
+    ),
+    _case(
+        2,
+        "Card declined for all EU cards",
+        "card_declined insufficient_funds",
+        queue="payments-api",
+    ),
     _case(3, "Export job timeout", "ExportJobTimeout on monthly report", queue="data-platform"),
-    _case(4, "Webhooks failing since rotation", "signature mismatch on webhook endpoint",
-          queue="integrations", error_signatures=["code:webhook_signature_invalid"]),
-]  # fmt: skip
+    _case(
+        4,
+        "Webhooks failing since rotation",
+        "signature mismatch on webhook endpoint",
+        queue="integrations",
+        error_signatures=["code:webhook_signature_invalid"],
+    ),
+]
 
 
 def _index(tmp_path: Path, store: object | None = None) -> tuple[KnowledgeIndex, HashingEmbedder]:
     emb = HashingEmbedder()
     index = KnowledgeIndex(
-        emb, store or MemoryVectorStore(), LexicalIndex(tmp_path / "lex.sqlite3")  # type: ignore[arg-type]
+        emb,
+        store or MemoryVectorStore(),
+        LexicalIndex(tmp_path / "lex.sqlite3"),  # type: ignore[arg-type]
     )
     return index, emb
 
@@ -54,13 +74,25 @@ def test_reingest_unchanged_costs_nothing(tmp_path: Path) -> None:
 
 
 def test_changed_document_replaces_its_chunks(tmp_path: Path) -> None:
-    index, emb = _index(tmp_path)
+    index, _ = _index(tmp_path)
     rb = Runbook(id="rb/webhooks", title="Webhooks", body="x")
-    chunks = [Chunk(id=f"rb/webhooks#{i}", doc_id="rb/webhooks", kind="runbook", ordinal=i,
-                    heading_path=["Webhooks", h], text=f"Webhooks > {h}\n\n{t}")
-              for i, (h, t) in enumerate([("Symptoms", "signature invalid"),
-                                          ("Diagnosis", "check the secret"),
-                                          ("Resolution", "rotate the signing secret")])]  # fmt: skip
+    chunks = [
+        Chunk(
+            id=f"rb/webhooks#{i}",
+            doc_id="rb/webhooks",
+            kind="runbook",
+            ordinal=i,
+            heading_path=["Webhooks", h],
+            text=f"Webhooks > {h}\n\n{t}",
+        )
+        for i, (h, t) in enumerate(
+            [
+                ("Symptoms", "signature invalid"),
+                ("Diagnosis", "check the secret"),
+                ("Resolution", "rotate the signing secret"),
+            ]
+        )
+    ]
     index.upsert_runbooks([(rb, chunks)])
     assert index.store.count("runbooks") == 3
     rb2 = rb.model_copy(update={"body": "y"})
@@ -95,7 +127,9 @@ def test_hybrid_search_explains_and_filters(tmp_path: Path) -> None:
     assert hits[0].doc_id == "c1"
     top = hits[0].explanation
     assert top.dense_rank == 1 and top.bm25_rank == 1
-    assert "webhook" in top.bm25_terms and top.shared_signatures == ["code:webhook_signature_invalid"]
+    assert "webhook" in top.bm25_terms and top.shared_signatures == [
+        "code:webhook_signature_invalid"
+    ]
     only = searcher.search(
         SearchQuery(text="webhook", filters=SearchFilters(queue=["payments-api"]))
     )
@@ -136,3 +170,23 @@ def test_embedding_model_mismatch_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="re-ingest"):
         other.count("cases")
+
+
+def test_reopened_collection_embeds_queries_with_casebook_model(tmp_path: Path) -> None:
+    """A client that only knows the collection name gets the bundled model, not Chroma's."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    from retrieval.embedding import OnnxMiniLMEmbedder
+
+    emb = OnnxMiniLMEmbedder()
+    store = ChromaVectorStore(emb, mode="embedded", path=tmp_path / "chroma")
+    index = KnowledgeIndex(emb, store, LexicalIndex(tmp_path / "lex.sqlite3"))
+    index.upsert_cases(CASES)
+    client = chromadb.PersistentClient(
+        path=str(tmp_path / "chroma"),
+        settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True),
+    )
+    col = client.get_collection("casebook-cases")
+    res = col.query(query_texts=["export job timed out"], n_results=1)
+    assert res["ids"][0] == ["c3#0"]

@@ -30,8 +30,9 @@ class RecordingEmbedder(HashingEmbedder):
 def _ingestor(tmp_path: Path) -> tuple[Ingestor, RecordingEmbedder]:
     emb = RecordingEmbedder()
     index = KnowledgeIndex(emb, MemoryVectorStore(), LexicalIndex(tmp_path / "lex.sqlite3"))
-    return Ingestor(index, redactor=Redactor(), counter=TokenCounter(), max_tokens=64,
-                    overlap_tokens=8), emb  # fmt: skip
+    return Ingestor(
+        index, redactor=Redactor(), counter=TokenCounter(), max_tokens=64, overlap_tokens=8
+    ), emb
 
 
 def _write_cases(path: Path, rows: list[object]) -> None:
@@ -42,16 +43,21 @@ def _write_cases(path: Path, rows: list[object]) -> None:
 
 
 CASE_1 = {
-    "id": "T-1", "title": "Refunds fail with HTTP 500",
+    "id": "T-1",
+    "title": "Refunds fail with HTTP 500",
     "body": "Contact jane.doe@example.com. POST /v1/refunds returned 500 Internal Server Error\n"
-            "java.lang.NullPointerException\n  at com.ledger.refunds.RefundService.apply(RefundService.java:88)",
-    "created_at": "2026-03-01T10:00:00Z", "queue": "payments-api",
-}  # fmt: skip
+    "java.lang.NullPointerException\n"
+    "  at com.ledger.refunds.RefundService.apply(RefundService.java:88)",
+    "created_at": "2026-03-01T10:00:00Z",
+    "queue": "payments-api",
+}
 CASE_2 = {
-    "id": "T-2", "title": "Refund errors", "created_at": "2026-03-02T10:00:00Z",
+    "id": "T-2",
+    "title": "Refund errors",
+    "created_at": "2026-03-02T10:00:00Z",
     "body": "Since today refunds 500. java.lang.NullPointerException at "
-            "com.ledger.refunds.RefundService.apply(RefundService.java:91) card 4242 4242 4242 4242",
-}  # fmt: skip
+    "com.ledger.refunds.RefundService.apply(RefundService.java:91) card 4242 4242 4242 4242",
+}
 
 
 def test_cases_are_redacted_before_storage_and_embedding(tmp_path: Path) -> None:

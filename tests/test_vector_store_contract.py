@@ -19,9 +19,7 @@ EMB = HashingEmbedder()
 
 
 @pytest.fixture(params=["memory", "chroma-embedded", "chroma-http"])
-def store(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[VectorStore]:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
     """Each backend, empty."""
     if request.param == "memory":
         yield MemoryVectorStore()
@@ -39,9 +37,10 @@ def store(
 
 def _meta(queue: str, created: str, *tags: str) -> dict[str, object]:
     meta: dict[str, object] = {
-        "doc_id": queue, "queue": queue,
+        "doc_id": queue,
+        "queue": queue,
         "created_at": epoch(datetime.fromisoformat(created).replace(tzinfo=UTC)),
-    }  # fmt: skip
+    }
     meta.update({tag_key(t): True for t in tags})
     return meta
 
@@ -68,8 +67,11 @@ def test_query_returns_nearest_first(store: VectorStore) -> None:
     assert hits[0].id == "a#0"
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert hits[0].score == pytest.approx(
-        float(EMB.embed(["webhook signature invalid"])[0] @ EMB.embed([
-            "webhook signature invalid after key rotation"])[0]), abs=1e-4
+        float(
+            EMB.embed(["webhook signature invalid"])[0]
+            @ EMB.embed(["webhook signature invalid after key rotation"])[0]
+        ),
+        abs=1e-4,
     )
     assert hits[0].metadata["queue"] == "integrations"
 
@@ -79,7 +81,9 @@ def test_count_upsert_replaces_and_delete(store: VectorStore) -> None:
     _seed(store)
     assert store.count("c") == 4
     # Replace a#0 with the export text: it must now be the nearest to "export".
-    store.upsert("c", ["a#0"], EMB.embed(["export job timeout reports"]), [_meta("x", "2026-01-01")])
+    store.upsert(
+        "c", ["a#0"], EMB.embed(["export job timeout reports"]), [_meta("x", "2026-01-01")]
+    )
     assert store.count("c") == 4
     top = store.query("c", EMB.embed(["export job timeout reports"])[0], k=2)
     assert {h.id for h in top} == {"a#0", "c#0"}
@@ -95,9 +99,7 @@ def test_count_upsert_replaces_and_delete(store: VectorStore) -> None:
         (SearchFilters(tags=["webhooks", "retries"]), {"d#0"}),
         (SearchFilters(created_before=datetime(2026, 2, 15, tzinfo=UTC)), {"a#0", "b#0"}),
         (
-            SearchFilters(
-                created_after=datetime(2026, 1, 15, tzinfo=UTC), queue=["integrations"]
-            ),
+            SearchFilters(created_after=datetime(2026, 1, 15, tzinfo=UTC), queue=["integrations"]),
             {"d#0"},
         ),
         (SearchFilters(queue=["nobody"]), set()),
