@@ -10,7 +10,7 @@ DraftMode = Literal["llm", "retrieval-only"]
 AutomationLevel = Literal["suggest", "preselect", "auto-apply"]
 
 
-class Evidence(BaseModel):
+class Citation(BaseModel):
     """A piece of evidence a claim rests on: a similar case, a runbook chunk, or a quoted line."""
 
     model_config = ConfigDict(extra="forbid")
@@ -51,7 +51,7 @@ class Hypothesis(BaseModel):
 
     statement: str
     likelihood: float = Field(ge=0, le=1)
-    evidence: list[Evidence] = Field(default_factory=list)
+    evidence: list[Citation] = Field(default_factory=list)
     next_step: str = Field(description="the diagnostic step that would confirm or refute it")
 
 
