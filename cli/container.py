@@ -11,6 +11,7 @@ from kb_ingest.pipeline import Ingestor
 from retrieval.factory import build_index, build_searcher
 from retrieval.index import KnowledgeIndex
 from retrieval.search import HybridSearcher
+from triage.engine import TriageEngine
 
 
 class Container:
@@ -44,3 +45,8 @@ class Container:
             max_tokens=self.settings.chunk_max_tokens,
             overlap_tokens=self.settings.chunk_overlap_tokens,
         )
+
+    @cached_property
+    def triage_engine(self) -> TriageEngine:
+        """The triage engine (retrieval-only until an LLM writer is configured)."""
+        return TriageEngine(self.searcher, redactor=self.redactor)

@@ -86,6 +86,17 @@ def test_ingest_search_similar_stats(workspace: Path) -> None:
     assert data["cases"]["documents"] == 3 and data["cases"]["vectors"] == 3
     assert data["runbooks"]["documents"] == 2
 
+    res = runner.invoke(
+        app, ["triage", "--text", "Webhook signature invalid\nwebhook_signature_invalid again"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "Queue integrations" in res.output and "First response" in res.output
+    res = runner.invoke(app, ["triage", "--case-id", "C-3", "--json"])
+    draft = json.loads(res.stdout)
+    assert draft["provenance"]["mode"] == "retrieval-only"
+    assert draft["routing"]["queue"] == "integrations"
+    assert draft["similar_cases"][0]["id"] == "C-1"
+
     # Re-ingest costs nothing: every case is unchanged.
     res = runner.invoke(app, ["ingest", "cases", str(workspace / "cases.jsonl")])
     assert re.search(r"unchanged \(skipped, same content\)\s*│\s*3\b", res.output), res.output
@@ -99,3 +110,5 @@ def test_clear_errors(workspace: Path) -> None:
     assert res.exit_code == 2
     res = runner.invoke(app, ["ingest", "cases", str(workspace / "missing.csv")])
     assert res.exit_code == 2
+    res = runner.invoke(app, ["triage"])
+    assert res.exit_code == 2 and "exactly one" in res.output
