@@ -38,7 +38,9 @@ class Settings(BaseSettings):
 
     # Embeddings: the bundled ONNX MiniLM, or any litellm embedding model string.
     embedding_model: str = LOCAL_EMBEDDER
-    embedding_batch_size: int = Field(default=32, ge=1, le=1024)
+    # 16, not 32: on long tickets onnxruntime memory grows steeply with batch size (0.9 vs
+    # 1.6 GB peak) and 32 was not reliably faster (benchmarks/embedder_speed.py).
+    embedding_batch_size: int = Field(default=16, ge=1, le=1024)
     embedding_api_base: str | None = None
     embedding_api_key: SecretStr | None = None
     embedding_threads: int = Field(default=0, ge=0, description="0: onnxruntime's default")
@@ -49,6 +51,11 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_timeout_s: float = Field(default=60.0, gt=0)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
+
+    # The `local` LLM profile: a llama.cpp server on 127.0.0.1 (`casebook llm local ...`).
+    local_llm_model: str = "qwen2.5-coder-0.5b-instruct-q4_k_m"
+    local_llm_port: int = Field(default=8091, ge=1, le=65535)
+    models_dir: Path | None = Field(default=None, description="default: DATA_DIR/models")
 
     # Chunking of runbooks (and long cases), sized in tiktoken tokens.
     chunk_max_tokens: int = Field(default=200, ge=16, le=8192)
@@ -97,6 +104,11 @@ class Settings(BaseSettings):
     def lexical_path(self) -> Path:
         """SQLite file holding the document catalog and the BM25 (FTS5) index."""
         return self.data_dir / "lexical.sqlite3"
+
+    @property
+    def models_path(self) -> Path:
+        """Where local model files are assembled."""
+        return self.models_dir or self.data_dir / "models"
 
     @property
     def uses_local_embedder(self) -> bool:
