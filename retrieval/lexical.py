@@ -25,6 +25,8 @@ from retrieval.bm25 import BM25Index, SlotMeta, tokenize
 from retrieval.filters import SearchFilters, epoch
 
 KINDS: tuple[DocKind, ...] = ("case", "runbook")
+MAX_SIGNATURE_SHARE = 0.05
+MIN_SIGNATURE_DF_CAP = 20
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -464,36 +466,38 @@ class LexicalIndex:
         filters: SearchFilters | None = None,
         exclude: Sequence[str] = (),
     ) -> list[tuple[str, float, list[str]]]:
-        """Documents sharing signatures with the query: (doc_id, idf-weighted score, shared)."""
+        """Documents sharing signatures with the query: (doc_id, idf-weighted score, shared).
+
+        Signatures carried by more than `MAX_SIGNATURE_SHARE` of documents are ignored: they
+        cannot tell failures apart (a bare HTTP 500), and their long match lists dominate
+        the cost. Scoring and ranking run inside SQLite.
+        """
         sigs = list(dict.fromkeys(signatures))
         if not sigs:
             return []
         where, args = self._filter_sql(filters, exclude)
-        marks = ",".join("?" * len(sigs))
         with self._lock:
             total = max(self.count(kind), 1)
-            dfs = dict(
-                self._db.execute(
-                    f"SELECT signature, count(*) FROM signatures WHERE kind=? AND signature IN "
-                    f"({marks}) GROUP BY signature",
-                    (kind, *sigs),
-                ).fetchall()
-            )
-            rows = self._db.execute(
-                f"SELECT s.doc_id, s.signature FROM signatures s JOIN documents d ON "
-                f"d.kind = s.kind AND d.doc_id = s.doc_id WHERE s.kind=? AND s.signature IN "
-                f"({marks}) {where}",
-                (kind, *sigs, *args),
+            marks = ",".join("?" * len(sigs))
+            dfs = self._db.execute(
+                f"SELECT signature, count(*) FROM signatures WHERE kind=? AND signature IN "
+                f"({marks}) GROUP BY signature",
+                (kind, *sigs),
             ).fetchall()
-        scores: dict[str, float] = {}
-        shared: dict[str, list[str]] = {}
-        for doc_id, sig in rows:
-            # Rare signatures identify a failure; common ones (a bare HTTP 500) say little.
-            idf = math.log(1 + total / dfs.get(sig, 1))
-            scores[doc_id] = scores.get(doc_id, 0.0) + idf
-            shared.setdefault(doc_id, []).append(sig)
-        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-        return [(doc_id, score, shared[doc_id]) for doc_id, score in ranked]
+            limit = max(MIN_SIGNATURE_DF_CAP, MAX_SIGNATURE_SHARE * total)
+            weights = [(sig, math.log(1 + total / df)) for sig, df in dfs if df <= limit]
+            if not weights:
+                return []
+            values = ",".join("(?, ?)" for _ in weights)
+            rows = self._db.execute(
+                f"WITH w(signature, weight) AS (VALUES {values}) "
+                f"SELECT s.doc_id, sum(w.weight) AS score, group_concat(s.signature, char(31)) "
+                f"FROM signatures s JOIN w ON w.signature = s.signature "
+                f"JOIN documents d ON d.kind = s.kind AND d.doc_id = s.doc_id "
+                f"WHERE s.kind=? {where} GROUP BY s.doc_id ORDER BY score DESC, s.doc_id LIMIT ?",
+                (*[x for pair in weights for x in pair], kind, *args, k),
+            ).fetchall()
+        return [(doc_id, float(score), shared.split("\x1f")) for doc_id, score, shared in rows]
 
 
 def _slot_meta(rec: DocumentRecord, chunk_id: str) -> SlotMeta:
