@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= .casebook
+export CASEBOOK_QUEUES_FILE ?= demo/queues.toml
 SHARED ?= ../shared/data
 
 .PHONY: install run demo test test-fast lint format typecheck check eval-retrieval bench clean

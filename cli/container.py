@@ -12,6 +12,9 @@ from retrieval.factory import build_index, build_searcher
 from retrieval.index import KnowledgeIndex
 from retrieval.search import HybridSearcher
 from triage.engine import TriageEngine
+from triage.llm import CallLog, LiteLLMBackend, LLMGateway
+from triage.llm_draft import LLMDraftWriter
+from triage.queues import load_queues
 
 
 class Container:
@@ -47,6 +50,41 @@ class Container:
         )
 
     @cached_property
+    def queues(self) -> dict[str, str]:
+        """Allowed queues with descriptions: the queues file, else queues of past cases."""
+        if self.settings.queues_file is not None:
+            return load_queues(self.settings.queues_file)
+        return {q: "" for q in self.index.lexical.distinct_queues()}
+
+    @cached_property
+    def llm_writer(self) -> LLMDraftWriter | None:
+        """The LLM draft writer when an LLM model is configured, else None."""
+        s = self.settings
+        if not s.llm_model:
+            return None
+        key = s.llm_api_key.get_secret_value() if s.llm_api_key else None
+        backend = LiteLLMBackend(s.llm_model, api_base=s.llm_api_base, api_key=key)
+        gateway = LLMGateway(
+            backend,
+            model_name=s.llm_model,
+            max_retries=s.llm_max_retries,
+            timeout_s=s.llm_timeout_s,
+            response_format_mode=s.llm_response_format,
+            call_log=CallLog(s.data_dir / "llm_calls.sqlite3"),
+        )
+        return LLMDraftWriter(
+            gateway,
+            TokenCounter(s.tokenizer_encoding),
+            queues=self.queues,
+            context_tokens=s.llm_context_tokens,
+        )
+
+    @cached_property
     def triage_engine(self) -> TriageEngine:
-        """The triage engine (retrieval-only until an LLM writer is configured)."""
-        return TriageEngine(self.searcher, redactor=self.redactor)
+        """The triage engine: LLM drafts when configured, retrieval-only otherwise."""
+        return TriageEngine(
+            self.searcher,
+            redactor=self.redactor,
+            writer=self.llm_writer,
+            queues=list(self.queues),
+        )

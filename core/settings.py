@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=60.0, gt=0)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
 
+    llm_response_format: Literal["json_schema", "json_object", "none"] = "json_schema"
+    llm_context_tokens: int = Field(default=8192, ge=1024)
+    # Queues the router and the LLM may choose from, with descriptions (TOML, see
+    # demo/queues.toml); without it, the queues seen in past cases.
+    queues_file: Path | None = None
+
     # The `local` LLM profile: a llama.cpp server on 127.0.0.1 (`casebook llm local ...`).
     local_llm_model: str = "qwen2.5-coder-0.5b-instruct-q4_k_m"
     local_llm_port: int = Field(default=8091, ge=1, le=65535)

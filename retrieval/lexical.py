@@ -165,6 +165,15 @@ class LexicalIndex:
                 )
             return [r[0] for r in rows]
 
+    def distinct_queues(self) -> list[str]:
+        """Queues that past cases were routed to."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT queue FROM documents WHERE kind='case' AND queue IS NOT NULL "
+                "ORDER BY queue"
+            )
+            return [r[0] for r in rows]
+
     def count(self, kind: DocKind) -> int:
         """Number of documents of a kind."""
         with self._lock:

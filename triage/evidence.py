@@ -16,6 +16,7 @@ class Evidence:
     cases: list[SearchHit] = field(default_factory=list)
     case_records: dict[str, Case] = field(default_factory=dict)
     runbooks: list[SearchHit] = field(default_factory=list)
+    runbook_texts: dict[str, str] = field(default_factory=dict)  # chunk id -> full text
 
     @property
     def ids(self) -> list[str]:
@@ -52,4 +53,6 @@ def gather_evidence(
         rec = searcher.index.lexical.get("case", hit.doc_id)
         if rec is not None:
             records[hit.doc_id] = Case.model_validate(rec.payload)
-    return Evidence(cases=cases, case_records=records, runbooks=runbooks)
+    chunk_ids = [h.chunk_id for h in runbooks if h.chunk_id]
+    texts = {cid: c.text for cid, c in searcher.index.lexical.chunks("runbook", chunk_ids).items()}
+    return Evidence(cases=cases, case_records=records, runbooks=runbooks, runbook_texts=texts)

@@ -197,8 +197,12 @@ def start_server(
 
 def litellm_settings(model: LocalModel, port: int) -> dict[str, str]:
     """The Casebook settings that point the gateway at the local server."""
+    # A CPU prompt pass is ~170 tokens/s on 2 cores: a smaller context and a longer timeout
+    # keep a draft within a few minutes instead of timing out.
     return {
         "CASEBOOK_LLM_MODEL": f"openai/{model.alias}",
         "CASEBOOK_LLM_API_BASE": f"http://127.0.0.1:{port}/v1",
         "CASEBOOK_LLM_API_KEY": "local",
+        "CASEBOOK_LLM_TIMEOUT_S": "300",
+        "CASEBOOK_LLM_CONTEXT_TOKENS": "3072",
     }

@@ -155,6 +155,8 @@ def _import_litellm() -> Any:
     configure_offline_env()
     import litellm
 
+    # litellm prints provider banners to stdout on errors; we log errors ourselves.
+    litellm.suppress_debug_info = True
     return litellm
 
 
