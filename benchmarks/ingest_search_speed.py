@@ -1,9 +1,15 @@
-"""Ingest throughput vs raw embedder throughput, hybrid query latency, peak RSS.
+"""Ingest throughput vs the raw embedder, hybrid query latency at scale, peak RSS.
 
-Usage: python benchmarks/ingest_search_speed.py [--sizes 10000,50000] [--modes embedded,http]
-       [--queries 200] [--json]
-Prints a table; with --json, one JSON object as the last line. Variants are compared within
-one run (machines here are noisy).
+Usage:
+  python -m benchmarks.ingest_search_speed [--ingest-sizes 10000] [--query-size 50000]
+      [--modes embedded,http] [--queries 200] [--cache-dir benchmarks/results] [--json]
+
+Ingest: cases are redacted, signature-extracted, embedded with the real ONNX model and
+written to Chroma + the catalog; throughput is compared with the raw embedder on the same
+texts in the same run (the machine is noisy; the ratio is what matters).
+Query: the query-size corpus is embedded once (cached on disk), then loaded into each
+mode; every query is embedded live, so latency includes query embedding.
+Prints a table; with --json, one JSON object as the last line.
 """
 
 from __future__ import annotations
@@ -22,20 +28,20 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from benchmarks.synthetic import synthetic_cases
+from benchmarks.vector_cache import CachedCorpusEmbedder, load_or_embed
 from casetext.preparation import prepare_case
 from casetext.redaction import Redactor
 from core.offline import configure_offline_env
 from core.settings import Settings
 from retrieval.embedding import build_embedder
 from retrieval.factory import build_index, build_searcher
+from retrieval.protocols import Embedder
 from retrieval.search import SearchQuery
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process, in MiB."""
+    """Peak resident set size of this process so far, in MiB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -45,7 +51,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start_chroma(path: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_chroma(path: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """A Chroma server on 127.0.0.1 for the http mode."""
     port = _free_port()
     exe = Path(sys.executable).parent / "chroma"
     proc = subprocess.Popen(
@@ -63,78 +70,106 @@ def _start_chroma(path: Path) -> tuple[subprocess.Popen[bytes], int]:
     raise RuntimeError("chroma server did not start")
 
 
-def run(sizes: list[int], modes: list[str], n_queries: int) -> dict[str, object]:
-    """Run every (mode, size) variant and return the figures."""
-    configure_offline_env()
-    embedder = build_embedder(Settings())
+class _Workspace:
+    """A temporary data directory, with a Chroma server in http mode."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.tmp = Path(tempfile.mkdtemp(prefix="casebook-bench-"))
+        self.server: subprocess.Popen[bytes] | None = None
+        overrides: dict[str, object] = {"data_dir": self.tmp / "data", "chroma_mode": mode}
+        if mode == "http":
+            self.server, port = start_chroma(self.tmp / "server")
+            overrides["chroma_port"] = port
+        self.settings = Settings(**overrides)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.terminate()
+            self.server.wait(timeout=30)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _ingest(settings: Settings, embedder: Embedder, size: int) -> float:
     redactor = Redactor()
-    results: dict[str, object] = {}
-    # Raw embedder throughput on the same kind of texts, measured once in this run.
-    sample = [c.text for c in synthetic_cases(2000, seed=7)]
-    embedder.embed(sample[:64])  # load the model outside the timing
+    index = build_index(settings, embedder=embedder)
+    cases = synthetic_cases(size)
     t0 = time.perf_counter()
-    embedder.embed(sample)
+    for start in range(0, size, 512):
+        index.upsert_cases([prepare_case(c, redactor)[0] for c in cases[start : start + 512]])
+    elapsed = time.perf_counter() - t0
+    index.lexical.close()
+    return size / elapsed
+
+
+def run(args: argparse.Namespace) -> dict[str, object]:
+    """All variants of one run."""
+    configure_offline_env()
+    real = build_embedder(Settings())
+    modes = args.modes.split(",")
+    out: dict[str, object] = {}
+    sample = [c.text for c in synthetic_cases(1000, seed=7)]
+    real.embed(sample[:32])  # model load outside the timing
+    t0 = time.perf_counter()
+    real.embed(sample)
     raw = len(sample) / (time.perf_counter() - t0)
-    results["raw_embed_texts_per_s"] = round(raw, 1)
-    for mode in modes:
-        for size in sizes:
-            tmp = Path(tempfile.mkdtemp(prefix="casebook-bench-"))
-            server = None
+    out["raw_embed_texts_per_s"] = round(raw, 1)
+    for size in [int(s) for s in args.ingest_sizes.split(",") if s]:
+        for mode in modes:
+            ws = _Workspace(mode)
             try:
-                overrides: dict[str, object] = {"data_dir": tmp / "data", "chroma_mode": mode}
-                if mode == "http":
-                    server, port = _start_chroma(tmp / "server")
-                    overrides["chroma_port"] = port
-                settings = Settings(**overrides)  # type: ignore[arg-type]
-                index = build_index(settings, embedder=embedder)
-                cases = synthetic_cases(size)
-                t0 = time.perf_counter()
-                for start in range(0, size, 512):
-                    batch = [prepare_case(c, redactor)[0] for c in cases[start : start + 512]]
-                    index.upsert_cases(batch)
-                ingest_s = time.perf_counter() - t0
-                searcher = build_searcher(settings, index)
-                queries = [c.text[:400] for c in synthetic_cases(n_queries, seed=99)]
-                searcher.search(SearchQuery(text=queries[0]))  # warm caches
+                rate = _ingest(ws.settings, real, size)
+            finally:
+                ws.close()
+            out[f"ingest/{mode}/{size}"] = {
+                "cases_per_s": round(rate, 1),
+                "vs_raw_embedder": round(rate / raw, 3),
+                "peak_rss_mb": round(peak_rss_mb(), 1),
+            }
+    if args.query_size:
+        corpus = [prepare_case(c, Redactor())[0] for c in synthetic_cases(args.query_size)]
+        vectors = load_or_embed(real, [c.text for c in corpus], Path(args.cache_dir))
+        cached = CachedCorpusEmbedder(real, [c.text for c in corpus], vectors)
+        queries = [c.text for c in synthetic_cases(args.queries, seed=99)]
+        for mode in modes:
+            ws = _Workspace(mode)
+            try:
+                index = build_index(ws.settings, embedder=cached)
+                for start in range(0, len(corpus), 2048):
+                    index.upsert_cases(corpus[start : start + 2048])
+                searcher = build_searcher(ws.settings, index)
+                searcher.search(SearchQuery(text=queries[0]))  # warm: BM25 build, caches
                 lat = []
                 for q in queries:
                     t1 = time.perf_counter()
                     searcher.search(SearchQuery(text=q, k=10))
                     lat.append((time.perf_counter() - t1) * 1000)
-                rate = size / ingest_s
-                results[f"{mode}/{size}"] = {
-                    "ingest_cases_per_s": round(rate, 1),
-                    "ingest_vs_raw_embedder": round(rate / raw, 3),
-                    "query_p50_ms": round(float(np.percentile(lat, 50)), 1),
-                    "query_p95_ms": round(float(np.percentile(lat, 95)), 1),
+                out[f"query/{mode}/{args.query_size}"] = {
+                    "p50_ms": round(float(np.percentile(lat, 50)), 1),
+                    "p95_ms": round(float(np.percentile(lat, 95)), 1),
                     "peak_rss_mb": round(peak_rss_mb(), 1),
                 }
                 index.lexical.close()
             finally:
-                if server is not None:
-                    server.terminate()
-                    server.wait(timeout=30)
-                shutil.rmtree(tmp, ignore_errors=True)
-    return results
+                ws.close()
+    return out
 
 
 def main() -> None:
-    """Parse arguments, run, print a table and optionally JSON."""
+    """Parse arguments, run, print a table and optionally one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", default="10000,50000")
+    parser.add_argument("--ingest-sizes", default="10000")
+    parser.add_argument("--query-size", type=int, default=50000)
     parser.add_argument("--modes", default="embedded,http")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--cache-dir", default="benchmarks/results")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    res = run([int(s) for s in args.sizes.split(",")], args.modes.split(","), args.queries)
+    res = run(args)
     print(f"raw embedder: {res['raw_embed_texts_per_s']} texts/s")
-    print(f"{'variant':<16}{'cases/s':>9}{'vs raw':>8}{'p50 ms':>8}{'p95 ms':>8}{'RSS MiB':>9}")
     for key, row in res.items():
         if isinstance(row, dict):
-            print(
-                f"{key:<16}{row['ingest_cases_per_s']:>9}{row['ingest_vs_raw_embedder']:>8}"
-                f"{row['query_p50_ms']:>8}{row['query_p95_ms']:>8}{row['peak_rss_mb']:>9}"
-            )
+            print(f"{key:<24} " + "  ".join(f"{k}={v}" for k, v in row.items()))
     if args.json:
         print(json.dumps(res))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -106,7 +107,7 @@ QUEUES = ["payments-api", "integrations", "identity", "billing", "data-platform"
 
 
 def synthetic_cases(n: int, seed: int = 42) -> list[Case]:
-    """n cases of 20-300 words with shared failure modes and volatile details."""
+    """n cases of 10-200 words (log-uniform, median ~45, like real tickets), shared failures."""
     rng = random.Random(seed)
     start = datetime(2025, 1, 1, tzinfo=UTC)
     cases = []
@@ -118,7 +119,7 @@ def synthetic_cases(n: int, seed: int = 42) -> list[Case]:
             cls=f"com.ledger.{comp.title()}",
             host=f"api-{rng.randint(1, 40)}.prod.internal",
         )
-        words = rng.randint(20, 300)
+        words = int(math.exp(rng.uniform(math.log(10), math.log(200))))
         body = " ".join(rng.choice(_FILLER) for _ in range(words))
         body = f"{comp} {symptom}. request id req_{rng.getrandbits(48):012x}. {body}"
         cases.append(
