@@ -47,7 +47,8 @@ eval-retrieval: $(STAMP) ## retrieval evals on the shared real data
 	$(BIN)/casebook eval runbooks --alerts $(SHARED)/prometheus-runbooks/alerts.json
 
 bench: $(STAMP) ## speed benchmarks (minutes)
-	$(BIN)/python benchmarks/ingest_search_speed.py
+	$(BIN)/python -m benchmarks.ingest_search_speed
+	$(BIN)/python -m benchmarks.triage_speed
 
 clean:
 	rm -rf $(VENV) $(DATA_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -131,6 +131,8 @@ def synthetic_cases(n: int, seed: int = 42) -> list[Case]:
                 queue=rng.choice(QUEUES),
                 status="resolved",
                 product=comp,
+                root_cause=f"{comp} misconfiguration ({symptom.split()[0]} path)",
+                resolution="Corrected the configuration and confirmed requests succeed.",
             )
         )
     return cases

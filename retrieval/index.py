@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +17,7 @@ from retrieval.lexical import DocumentRecord, LexicalIndex
 from retrieval.protocols import Embedder, MetadataValue, VectorStore
 
 Progress = Callable[[int], None]
+QUERY_CACHE_SIZE = 64
 COLLECTIONS: dict[DocKind, str] = {"case": "cases", "runbook": "runbooks"}
 
 
@@ -87,6 +90,8 @@ class KnowledgeIndex:
         self.embedder = embedder
         self.store = store
         self.lexical = lexical
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     # -- writes -----------------------------------------------------------------
     def upsert_cases(
@@ -192,8 +197,18 @@ class KnowledgeIndex:
         return Runbook.model_validate(rec.payload)
 
     def embed_query(self, text: str) -> np.ndarray:
-        """Embed one query text."""
-        return np.asarray(self.embedder.embed([text])[0], dtype=np.float32)
+        """Embed one query text; recent queries are remembered (triage searches twice)."""
+        with self._cache_lock:
+            cached = self._query_cache.get(text)
+            if cached is not None:
+                self._query_cache.move_to_end(text)
+                return cached
+        vector = np.asarray(self.embedder.embed([text])[0], dtype=np.float32)
+        with self._cache_lock:
+            self._query_cache[text] = vector
+            while len(self._query_cache) > QUERY_CACHE_SIZE:
+                self._query_cache.popitem(last=False)
+        return vector
 
     def stats(self) -> dict[str, Any]:
         """Counts per kind in both indexes, and the backends in use."""

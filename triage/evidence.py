@@ -48,11 +48,8 @@ def gather_evidence(
     runbooks = searcher.search(
         SearchQuery(text=text, kind="runbook", k=k_runbooks, signatures=case.error_signatures)
     )
-    records = {}
-    for hit in cases:
-        rec = searcher.index.lexical.get("case", hit.doc_id)
-        if rec is not None:
-            records[hit.doc_id] = Case.model_validate(rec.payload)
+    found = searcher.index.lexical.get_many("case", [h.doc_id for h in cases])
+    records = {doc_id: Case.model_validate(rec.payload) for doc_id, rec in found.items()}
     chunk_ids = [h.chunk_id for h in runbooks if h.chunk_id]
     texts = {cid: c.text for cid, c in searcher.index.lexical.chunks("runbook", chunk_ids).items()}
     return Evidence(cases=cases, case_records=records, runbooks=runbooks, runbook_texts=texts)
