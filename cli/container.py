@@ -11,10 +11,12 @@ from kb_ingest.pipeline import Ingestor
 from retrieval.factory import build_index, build_searcher
 from retrieval.index import KnowledgeIndex
 from retrieval.search import HybridSearcher
+from triage.automation import AutomationThresholds, QueueThresholds
 from triage.engine import TriageEngine
 from triage.llm import CallLog, LiteLLMBackend, LLMGateway
 from triage.llm_draft import LLMDraftWriter
 from triage.queues import load_queues
+from triage.router import QueueRouter
 
 
 class Container:
@@ -80,11 +82,28 @@ class Container:
         )
 
     @cached_property
+    def router(self) -> QueueRouter | None:
+        """The trained router, when `casebook router train` has made one."""
+        path = self.settings.router_path
+        return QueueRouter.load(path, embedder=self.index.embedder) if path.exists() else None
+
+    @cached_property
+    def thresholds(self) -> AutomationThresholds:
+        """Automation thresholds from settings."""
+        s = self.settings
+        return AutomationThresholds(
+            default=QueueThresholds(preselect=s.router_preselect, auto_apply=s.router_auto_apply),
+            min_examples=s.router_min_examples,
+        )
+
+    @cached_property
     def triage_engine(self) -> TriageEngine:
         """The triage engine: LLM drafts when configured, retrieval-only otherwise."""
         return TriageEngine(
             self.searcher,
             redactor=self.redactor,
+            router=self.router,
             writer=self.llm_writer,
             queues=list(self.queues),
+            thresholds=self.thresholds,
         )

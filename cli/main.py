@@ -487,3 +487,119 @@ def llm_local_serve(
     except KeyboardInterrupt:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+router_app = typer.Typer(no_args_is_help=True, help="The learned queue router.")
+app.add_typer(router_app, name="router")
+
+
+@router_app.command("train")
+def router_train(ctx: typer.Context) -> None:
+    """Train the queue router on every indexed past case with a queue (reviews included)."""
+    from triage.router import train_from_cases
+
+    c = _container(ctx)
+    with _friendly_errors():
+        cases = [case for case in c.index.iter_cases() if case.queue]
+        if len(cases) < 10:
+            err.print(f"[red]error:[/red] only {len(cases)} cases with a queue; need 10+")
+            raise typer.Exit(1)
+        with console.status(f"training on {len(cases)} cases…"):
+            router = train_from_cases(cases, c.index.embedder)
+            path = router.save(c.settings.router_path)
+    console.print(f"[green]trained[/green] on {len(cases)} cases -> {path}")
+    _print_router(router.manifest(), c)
+
+
+def _print_router(manifest: dict[str, Any], c: Container) -> None:
+    t = c.thresholds
+    table = Table(title="Router: labelled examples and automation per queue")
+    for col in ("queue", "examples", "preselect at", "auto-apply at", "note"):
+        table.add_column(col)
+    for queue, count in sorted(manifest.get("counts", {}).items(), key=lambda kv: -kv[1]):
+        limits = t.for_queue(queue)
+        auto = f"{limits.auto_apply:.2f}" if limits.auto_apply is not None else "never"
+        note = "" if count >= t.min_examples else f"too few examples (need {t.min_examples})"
+        table.add_row(queue, str(count), f"{limits.preselect:.2f}", auto, note)
+    console.print(table)
+    validation = manifest.get("validation") or {}
+    if validation:
+        console.print(
+            "validation: " + ", ".join(f"{k} {v:.3f}" for k, v in sorted(validation.items()))
+        )
+
+
+@router_app.command("report")
+def router_report(
+    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """What the trained router knows: examples per queue, thresholds, validation scores."""
+    from triage.router import read_manifest
+
+    c = _container(ctx)
+    with _friendly_errors():
+        if not c.settings.router_path.exists():
+            err.print("[yellow]no router trained yet:[/yellow] run `casebook router train`")
+            raise typer.Exit(1)
+        manifest = read_manifest(c.settings.router_path)
+    if as_json:
+        print(json.dumps(manifest, default=str))
+    else:
+        _print_router(manifest, c)
+
+
+@eval_app.command("routing")
+def eval_routing(
+    ctx: typer.Context,
+    train: Annotated[
+        Path, typer.Option(exists=True, dir_okay=False, help="CSV with id,text,queue")
+    ],
+    test: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="held-out CSV")
+    ] = None,
+    split: Annotated[
+        float | None, typer.Option(help="fixed stratified split of --train, e.g. 0.2")
+    ] = None,
+    baselines: Annotated[bool, typer.Option(help="also run the plain baselines")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Routing accuracy, macro-F1, per-queue precision/recall, coverage at 95% precision."""
+    from evals.routing import evaluate_routing, load_labelled_csv, stratified_split
+
+    if (test is None) == (split is None):
+        raise typer.BadParameter("give --test CSV or --split FRACTION")
+    c = _container(ctx)
+    with _friendly_errors():
+        rows = load_labelled_csv(train)
+        if split is not None:
+            train_rows, test_rows = stratified_split(rows, test_size=split)
+        else:
+            train_rows, test_rows = rows, load_labelled_csv(test)  # type: ignore[arg-type]
+        with console.status(f"embedding and training on {len(train_rows)} tickets…"):
+            result = evaluate_routing(
+                [(r[1], r[2]) for r in train_rows],
+                [(r[1], r[2]) for r in test_rows],
+                c.index.embedder,
+                baselines=baselines,
+            )
+    table = Table(title=f"routing (n={result['n']})")
+    for col in ("queue", "precision", "recall", "f1", "support"):
+        table.add_column(col)
+    for queue, m in sorted(result["per_queue"].items()):
+        table.add_row(
+            queue, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}",
+            str(m["support"]),
+        )  # fmt: skip
+    console.print(table)
+    ci = result.get("ci95", {})
+    console.print(
+        f"accuracy {result['accuracy']:.3f} {ci.get('accuracy', '')} · macro-F1 "
+        f"{result['macro_f1']:.3f} {ci.get('macro_f1', '')} · routable at 95% precision "
+        f"{result['coverage_at_95_precision']:.3f}"
+    )
+    for name, b in (result.get("baselines") or {}).items():
+        console.print(
+            f"  baseline {name}: accuracy {b['accuracy']:.3f}, macro-F1 {b['macro_f1']:.3f}"
+        )
+    if as_json:
+        print(json.dumps(result, default=float, separators=(",", ":")))

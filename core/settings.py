@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     # demo/queues.toml); without it, the queues seen in past cases.
     queues_file: Path | None = None
 
+    # Routing automation: the trained router's calibrated confidence picks suggest,
+    # preselect or auto-apply; queues with fewer labelled examples never auto-apply.
+    router_preselect: float = Field(default=0.6, ge=0, le=1)
+    router_auto_apply: float | None = Field(default=0.95, ge=0, le=1)
+    router_min_examples: int = Field(default=50, ge=1)
+
     # The `local` LLM profile: a llama.cpp server on 127.0.0.1 (`casebook llm local ...`).
     local_llm_model: str = "qwen2.5-coder-0.5b-instruct-q4_k_m"
     local_llm_port: int = Field(default=8091, ge=1, le=65535)
@@ -110,6 +116,11 @@ class Settings(BaseSettings):
     def lexical_path(self) -> Path:
         """SQLite file holding the document catalog and the BM25 (FTS5) index."""
         return self.data_dir / "lexical.sqlite3"
+
+    @property
+    def router_path(self) -> Path:
+        """Directory of the trained router."""
+        return self.data_dir / "router"
 
     @property
     def models_path(self) -> Path:

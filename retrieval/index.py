@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -195,6 +195,14 @@ class KnowledgeIndex:
         if rec is None:
             raise NotFound(f"runbook {runbook_id!r} is not indexed", runbook_id=runbook_id)
         return Runbook.model_validate(rec.payload)
+
+    def iter_cases(self) -> Iterator[Case]:
+        """Every indexed case (for training the router on past cases)."""
+        ids = self.lexical.doc_ids("case")
+        for start in range(0, len(ids), 1000):
+            records = self.lexical.get_many("case", ids[start : start + 1000])
+            for rec in records.values():
+                yield Case.model_validate(rec.payload)
 
     def embed_query(self, text: str) -> np.ndarray:
         """Embed one query text; recent queries are remembered (triage searches twice)."""

@@ -33,16 +33,12 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     model = get_model(DEFAULT_MODEL)
-    cache = Path(
-        os.environ.get("CASEBOOK_TEST_MODELS_DIR", Path.home() / ".cache/casebook/models")
-    )
+    cache = Path(os.environ.get("CASEBOOK_TEST_MODELS_DIR", Path.home() / ".cache/casebook/models"))
     install_server()
     path = install_model(model, cache)
     port = free_port()
     log = tmp_path_factory.mktemp("llama") / "server.log"
-    proc: subprocess.Popen[bytes] = start_server(
-        model, path, port=port, context=4096, log_path=log
-    )
+    proc: subprocess.Popen[bytes] = start_server(model, path, port=port, context=4096, log_path=log)
     yield f"openai/{model.alias}", f"http://127.0.0.1:{port}/v1"
     proc.terminate()
     proc.wait(timeout=30)
@@ -65,8 +61,11 @@ def test_triage_end_to_end_with_local_model(
     engine.writer = LLMDraftWriter(
         gateway,
         TokenCounter(),
-        queues={"integrations": "webhooks, SDKs", "payments-api": "charges, refunds",
-                "data-platform": "exports"},  # fmt: skip
+        queues={
+            "integrations": "webhooks, SDKs",
+            "payments-api": "charges, refunds",
+            "data-platform": "exports",
+        },
         context_tokens=3072,
         max_output_tokens=600,
     )

@@ -12,6 +12,7 @@ from casetext.redaction import Redactor
 from core.domain import Case
 from core.errors import CasebookError
 from retrieval.search import HybridSearcher
+from triage.automation import AutomationThresholds
 from triage.draft import PriorityCall, Routing, TriageDraft
 from triage.evidence import Evidence, gather_evidence
 from triage.priority import assess_priority
@@ -47,19 +48,21 @@ class TriageEngine:
         router: Router | None = None,
         writer: DraftWriter | None = None,
         queues: Sequence[str] = (),
+        thresholds: AutomationThresholds | None = None,
     ) -> None:
         self.searcher = searcher
         self.redactor = redactor
         self.router = router
         self.writer = writer
         self.queues = list(queues)
+        self.thresholds = thresholds
 
     def triage(self, case: Case) -> TriageDraft:
         """The draft for a case: the LLM's when it succeeds, else retrieval-only."""
         started = time.perf_counter()
         prepared, _ = prepare_case(case, self.redactor)
         evidence = gather_evidence(prepared, self.searcher)
-        routing = route(prepared, evidence, self.router, self.queues)
+        routing = route(prepared, evidence, self.router, self.queues, self.thresholds)
         priority = assess_priority(
             prepared,
             [c.priority for c in evidence.case_records.values() if c.priority][:5],

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from core.domain import Case
+from triage.automation import AutomationThresholds, decide
 from triage.draft import QueueChoice, Routing
 from triage.evidence import Evidence
 
@@ -34,14 +35,30 @@ def route(
     evidence: Evidence,
     router: Router | None = None,
     allowed: Sequence[str] = (),
+    thresholds: AutomationThresholds | None = None,
 ) -> Routing:
-    """Queue, confidence, alternatives and rationale; evidence ids are the voting cases."""
+    """Queue, confidence, alternatives, rationale and automation level.
+
+    Evidence ids are the similar past cases in the chosen queue. Only a trained router's
+    calibrated confidence can reach preselect or auto-apply; a vote always only suggests.
+    """
     if router is not None:
-        probabilities: Mapping[str, float] = router.predict([case.text])[0].probabilities
-        source = "learned router"
-    else:
-        probabilities = vote(evidence)
-        source = "vote of similar past cases"
+        prediction = router.predict([case.text])[0]
+        routing = _routing(case, evidence, prediction.probabilities, allowed, "learned router")
+        if routing.queue == prediction.queue:
+            level, note = decide(prediction, getattr(router, "counts", {}), thresholds)
+            routing = routing.model_copy(update={"automation": level, "automation_note": note})
+        return routing
+    return _routing(case, evidence, vote(evidence), allowed, "vote of similar past cases")
+
+
+def _routing(
+    case: Case,
+    evidence: Evidence,
+    probabilities: Mapping[str, float],
+    allowed: Sequence[str],
+    source: str,
+) -> Routing:
     if allowed:
         probabilities = {q: p for q, p in probabilities.items() if q in allowed}
     ranked = sorted(probabilities.items(), key=lambda kv: (-kv[1], kv[0]))
