@@ -65,7 +65,9 @@ class Container:
         if not s.llm_model:
             return None
         key = s.llm_api_key.get_secret_value() if s.llm_api_key else None
-        backend = LiteLLMBackend(s.llm_model, api_base=s.llm_api_base, api_key=key)
+        backend = LiteLLMBackend(
+            s.llm_model, api_base=s.llm_api_base, api_key=key, fallbacks=s.llm_fallbacks
+        )
         gateway = LLMGateway(
             backend,
             model_name=s.llm_model,

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=60.0, gt=0)
     llm_max_retries: int = Field(default=2, ge=0, le=10)
 
+    llm_fallbacks: list[str] = Field(
+        default_factory=list, description="litellm model strings tried when the main one fails"
+    )
     llm_response_format: Literal["json_schema", "json_object", "none"] = "json_schema"
     llm_context_tokens: int = Field(default=8192, ge=1024)
     # Queues the router and the LLM may choose from, with descriptions (TOML, see
