@@ -12,10 +12,12 @@ from rich.table import Table
 from cli.app import (
     console,
     container_of,
+    err,
     eval_app,
     friendly_errors,
     progress_bar,
 )
+from core.domain import Case
 
 
 def _print_eval(title: str, result: dict[str, Any], as_json: bool) -> None:
@@ -147,3 +149,34 @@ def eval_routing(
         )
     if as_json:
         print(json.dumps(result, default=float, separators=(",", ":")))
+
+
+@eval_app.command("routing-llm")
+def eval_routing_llm(
+    ctx: typer.Context,
+    cases: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="Case JSONL")],
+    holdout: Annotated[int, typer.Option(help="latest labelled cases triaged as new")] = 40,
+    limit: Annotated[int | None, typer.Option(help="triage only this many of them")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Queue accuracy with the configured LLM in the loop vs the router alone."""
+    from evals.routing_llm import evaluate_llm_routing
+    from kb_ingest.case_readers import read_cases
+
+    c = container_of(ctx)
+    if c.llm_writer is None:
+        err.print("[red]error:[/red] set CASEBOOK_LLM_MODEL (see `casebook llm local serve`)")
+        raise typer.Exit(2)
+    with friendly_errors(), progress_bar("triaging held-out cases", limit or holdout) as advance:
+        loaded = [r for r in read_cases(cases) if isinstance(r, Case)]
+        result = evaluate_llm_routing(
+            loaded, c.index.embedder, c.llm_writer, holdout=holdout, limit=limit,
+            queues=list(c.queues), progress=advance,
+        )  # fmt: skip
+    console.print(
+        f"n={result['n']} (trained on {result['train']}): router alone "
+        f"{result['router']['accuracy']:.3f}, with LLM {result['router+llm']['accuracy']:.3f}"
+    )
+    console.print(result["router+llm"])
+    if as_json:
+        print(json.dumps(result))
