@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install Casebook with its dev tools
 
-run: $(STAMP) ## load the demo data into the embedded store and show a search
+run: $(STAMP) ## load the demo data, train the router, search and triage a sample case
 	CASEBOOK_DATA_DIR=$(DATA_DIR) $(BIN)/casebook demo
+	CASEBOOK_DATA_DIR=$(DATA_DIR) $(BIN)/casebook router train
+	CASEBOOK_DATA_DIR=$(DATA_DIR) $(BIN)/casebook triage --text "$$(printf 'Checkout payments failing for EU cards\nSince this morning about 30%% of our EU card payments fail with card_declined: do_not_honor. Nothing changed on our side.')"
 	CASEBOOK_DATA_DIR=$(DATA_DIR) $(BIN)/casebook stats
 
 test: $(STAMP) ## the whole test suite (what CI runs)
