@@ -20,6 +20,8 @@ import numpy as np
 
 from retrieval.stopwords import STOPWORDS
 
+MAX_DF_SHARE = 0.5
+MIN_DOCS_TO_SKIP_COMMON = 1000
 _TOKEN = re.compile(r"\b\w\w+\b")
 
 
@@ -118,6 +120,15 @@ class BM25Index:
         lengths = np.frombuffer(self._lengths, dtype=np.float32)
         avgdl = self._total_length / self._live if self._live else 1.0
         norm = self.k1 * (1 - self.b + self.b * lengths / max(avgdl, 1e-9))
+        # A term in most documents barely moves the ranking (idf < ln 2) but costs a pass
+        # over most of a large index: such terms are skipped unless they are all there is.
+        if self._live >= MIN_DOCS_TO_SKIP_COMMON:
+            rare = {
+                t: c
+                for t, c in qtf.items()
+                if self._df[self._terms[t]] <= self._live * MAX_DF_SHARE
+            }
+            qtf = Counter(rare) if rare else qtf
         for tok, count in qtf.items():
             tid = self._terms[tok]
             df = self._df[tid]

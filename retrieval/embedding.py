@@ -108,6 +108,7 @@ class OnnxMiniLMEmbedder:
         threads: int = 0,
         verify: bool = True,
         sort_by_length: bool = True,
+        spin: bool = False,
         padding: Padding = "longest",
     ) -> None:
         """Configure only; `sort_by_length` and `padding` are benchmark knobs (default: fastest)."""
@@ -122,6 +123,7 @@ class OnnxMiniLMEmbedder:
         self.threads = threads
         self.verify = verify
         self.sort_by_length = sort_by_length
+        self.spin = spin
         self.padding: Padding = padding
         self._model_path = Path(model_path) if model_path is not None else None
         self._tokenizer_path = Path(tokenizer_path) if tokenizer_path is not None else None
@@ -198,6 +200,10 @@ class OnnxMiniLMEmbedder:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = self.threads
+        if not self.spin:
+            # Idle ORT threads otherwise spin for a while after each run, stealing the CPU
+            # from Chroma and the rest of the request on a 2-core machine.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         try:
             session = ort.InferenceSession(

@@ -99,3 +99,12 @@ def test_another_process_write_is_seen(tmp_path: Path) -> None:
     writer.upsert([case_record(cases[1])], [[case_chunk(cases[1])]])
     writer.delete("case", ["x1"])
     assert [h.doc_id for h in reader.search("case", "disk", 5)] == ["x2"]
+
+
+def test_common_terms_are_skipped_only_in_large_indexes() -> None:
+    idx = BM25Index()
+    for i in range(1200):
+        idx.add(SlotMeta(f"d{i}#0", f"d{i}"), "", "common words" + (" rare" if i < 3 else ""))
+    hits = idx.search("common rare", 10)
+    assert {m.doc_id for m, _ in hits} == {"d0", "d1", "d2"}
+    assert len(idx.search("common", 10)) == 10  # nothing but common terms: still searched
