@@ -25,12 +25,10 @@ class CachedCorpusEmbedder:
         self._table = {t: vectors[i] for i, t in enumerate(texts)}
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Cached vectors where known, live embeddings otherwise."""
+        """Cached corpus vectors where known; anything else (queries) embedded live, every time."""
         missing = [t for t in texts if t not in self._table]
-        if missing:
-            for t, v in zip(missing, self.real.embed(missing), strict=True):
-                self._table[t] = v
-        return np.stack([self._table[t] for t in texts]).astype(np.float32)
+        live = dict(zip(missing, self.real.embed(missing), strict=True)) if missing else {}
+        return np.stack([self._table.get(t, live.get(t)) for t in texts]).astype(np.float32)
 
 
 def load_or_embed(real: Embedder, texts: Sequence[str], cache_dir: Path) -> np.ndarray:
