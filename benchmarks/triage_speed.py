@@ -17,6 +17,7 @@ import json
 import shutil
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -51,8 +52,9 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         for start in range(0, len(corpus), 2048):
             index.upsert_cases(corpus[start : start + 2048])
         engine = TriageEngine(build_searcher(settings, index), redactor=Redactor())
+        now = datetime.now(UTC)  # new cases arrive after every past case, as in production
         new = [
-            c.model_copy(update={"id": f"new-{i}", "status": "new", "created_at": c.created_at})
+            c.model_copy(update={"id": f"new-{i}", "status": "new", "created_at": now})
             for i, c in enumerate(synthetic_cases(args.cases, seed=1234))
         ]
         engine.triage(new[0])  # warm-up

@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS documents (
     PRIMARY KEY (kind, doc_id)
 );
 CREATE INDEX IF NOT EXISTS documents_origin ON documents(kind, origin);
+CREATE INDEX IF NOT EXISTS documents_created ON documents(kind, created_at);
 CREATE TABLE IF NOT EXISTS doc_tags (
     kind TEXT NOT NULL, doc_id TEXT NOT NULL, tag TEXT NOT NULL,
     PRIMARY KEY (kind, doc_id, tag)
@@ -164,6 +165,14 @@ class LexicalIndex:
                     "SELECT doc_id FROM documents WHERE kind=? AND origin=?", (kind, origin)
                 )
             return [r[0] for r in rows]
+
+    def latest_created(self, kind: DocKind) -> int | None:
+        """Creation time (epoch seconds) of the newest document of a kind."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT max(created_at) FROM documents WHERE kind=?", (kind,)
+            ).fetchone()
+            return None if row[0] is None else int(row[0])
 
     def distinct_queues(self) -> list[str]:
         """Queues that past cases were routed to."""

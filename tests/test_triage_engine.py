@@ -157,3 +157,10 @@ def test_missing_information_asks_only_for_what_is_absent() -> None:
     )
     assert len(missing_information(vague)) == 4
     assert missing_information(precise) == []
+
+
+def test_only_cases_filed_earlier_are_evidence(engine: TriageEngine) -> None:
+    early = NEW.model_copy(update={"id": "N-0", "created_at": T0 + timedelta(days=2, hours=12)})
+    draft = engine.triage(early)
+    assert {d.id for d in draft.similar_cases} <= {"P-1", "P-2"}
+    assert draft.similar_cases

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.domain import Case
-from retrieval.filters import SearchFilters
+from retrieval.filters import SearchFilters, epoch
 from retrieval.search import HybridSearcher, SearchHit, SearchQuery
 
 
@@ -33,7 +33,11 @@ def gather_evidence(
     case: Case, searcher: HybridSearcher, *, k_cases: int = 8, k_runbooks: int = 5
 ) -> Evidence:
     """Similar cases created before this one (as when it was filed) and matching runbooks."""
-    before = SearchFilters(created_before=case.created_at)
+    # Only cases filed before this one count. For live triage every indexed case is older,
+    # and dropping the then-redundant filter spares the vector store a metadata scan.
+    latest = searcher.index.lexical.latest_created("case")
+    needed = latest is not None and latest >= epoch(case.created_at)
+    before = SearchFilters(created_before=case.created_at) if needed else SearchFilters()
     text = case.text or case.id
     cases = searcher.search(
         SearchQuery(
