@@ -130,7 +130,9 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         corpus = [prepare_case(c, Redactor())[0] for c in synthetic_cases(args.query_size)]
         vectors = load_or_embed(real, [c.text for c in corpus], Path(args.cache_dir))
         cached = CachedCorpusEmbedder(real, [c.text for c in corpus], vectors)
-        queries = [c.text for c in synthetic_cases(args.queries, seed=99)]
+        # Whole tickets (similar-case search) or titles (an engineer's search box).
+        pick = (lambda c: c.title) if args.query_text == "title" else (lambda c: c.text)
+        queries = [pick(c) for c in synthetic_cases(args.queries, seed=99)]
         for mode in modes:
             ws = _Workspace(mode)
             try:
@@ -144,7 +146,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                     t1 = time.perf_counter()
                     searcher.search(SearchQuery(text=q, k=10))
                     lat.append((time.perf_counter() - t1) * 1000)
-                out[f"query/{mode}/{args.query_size}"] = {
+                out[f"query/{mode}/{args.query_size}/{args.query_text}"] = {
                     "p50_ms": round(float(np.percentile(lat, 50)), 1),
                     "p95_ms": round(float(np.percentile(lat, 95)), 1),
                     "peak_rss_mb": round(peak_rss_mb(), 1),
@@ -162,6 +164,7 @@ def main() -> None:
     parser.add_argument("--query-size", type=int, default=50000)
     parser.add_argument("--modes", default="embedded,http")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--query-text", choices=["full", "title"], default="full")
     parser.add_argument("--cache-dir", default="benchmarks/results")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
