@@ -124,36 +124,25 @@ class LexicalIndex:
             self._db.close()
 
     # -- catalog ----------------------------------------------------------------
-    def hashes(self, kind: DocKind, doc_ids: Iterable[str]) -> dict[str, str]:
-        """Stored content hashes for those of doc_ids that are indexed."""
-        ids = list(doc_ids)
-        out: dict[str, str] = {}
+    def _select_in(self, sql: str, kind: str, ids: Sequence[str]) -> list[tuple[Any, ...]]:
+        """Run `sql` (kind=? first, then `IN ({marks})`) over ids in SQLite-sized batches."""
+        rows: list[tuple[Any, ...]] = []
         with self._lock:
             for start in range(0, len(ids), 500):
-                part = ids[start : start + 500]
+                part = list(ids[start : start + 500])
                 marks = ",".join("?" * len(part))
-                rows = self._db.execute(
-                    "SELECT doc_id, content_hash FROM documents "
-                    f"WHERE kind=? AND doc_id IN ({marks})",
-                    (kind, *part),
-                )
-                out.update(dict(rows.fetchall()))
-        return out
+                rows.extend(self._db.execute(sql.format(marks=marks), (kind, *part)).fetchall())
+        return rows
+
+    def hashes(self, kind: DocKind, doc_ids: Iterable[str]) -> dict[str, str]:
+        """Stored content hashes for those of doc_ids that are indexed."""
+        sql = "SELECT doc_id, content_hash FROM documents WHERE kind=? AND doc_id IN ({marks})"
+        return dict(self._select_in(sql, kind, list(doc_ids)))
 
     def chunk_ids(self, kind: DocKind, doc_ids: Iterable[str]) -> list[str]:
         """Ids of every chunk the given documents currently have."""
-        ids = list(doc_ids)
-        out: list[str] = []
-        with self._lock:
-            for start in range(0, len(ids), 500):
-                part = ids[start : start + 500]
-                marks = ",".join("?" * len(part))
-                rows = self._db.execute(
-                    f"SELECT chunk_id FROM chunks WHERE kind=? AND doc_id IN ({marks})",
-                    (kind, *part),
-                )
-                out.extend(r[0] for r in rows)
-        return out
+        sql = "SELECT chunk_id FROM chunks WHERE kind=? AND doc_id IN ({marks})"
+        return [r[0] for r in self._select_in(sql, kind, list(doc_ids))]
 
     def doc_ids(self, kind: DocKind, origin: str | None = None) -> list[str]:
         """Every indexed document id of a kind, optionally only those from one origin."""
@@ -249,27 +238,21 @@ class LexicalIndex:
 
     def chunks(self, kind: DocKind, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
         """Stored chunks by id."""
-        out: dict[str, Chunk] = {}
-        with self._lock:
-            for start in range(0, len(chunk_ids), 500):
-                part = list(chunk_ids[start : start + 500])
-                marks = ",".join("?" * len(part))
-                rows = self._db.execute(
-                    "SELECT chunk_id, doc_id, ordinal, heading, text FROM chunks "
-                    f"WHERE kind=? AND chunk_id IN ({marks})",
-                    (kind, *part),
-                )
-                for cid, doc_id, ordinal, heading, text in rows:
-                    path = heading.split(" > ") if heading else []
-                    out[cid] = Chunk(
-                        id=cid,
-                        doc_id=doc_id,
-                        kind=kind,
-                        ordinal=ordinal,
-                        heading_path=path,
-                        text=text,
-                    )
-        return out
+        sql = (
+            "SELECT chunk_id, doc_id, ordinal, heading, text FROM chunks "
+            "WHERE kind=? AND chunk_id IN ({marks})"
+        )
+        return {
+            cid: Chunk(
+                id=cid,
+                doc_id=doc_id,
+                kind=kind,
+                ordinal=ordinal,
+                heading_path=heading.split(" > ") if heading else [],
+                text=text,
+            )
+            for cid, doc_id, ordinal, heading, text in self._select_in(sql, kind, chunk_ids)
+        }
 
     # -- writes -----------------------------------------------------------------
     def upsert(self, records: Sequence[DocumentRecord], chunks: Sequence[Sequence[Chunk]]) -> None:
