@@ -22,6 +22,7 @@ from retrieval.index import KnowledgeIndex, UpsertResult
 
 Progress = Callable[[int], None]
 T = TypeVar("T")
+D = TypeVar("D", Case, Runbook)
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,24 @@ class IngestReport:
     duplicates: int = 0
     chunks_embedded: int = 0
     redactions: Counter[str] = field(default_factory=Counter)
+    seen: set[str] = field(default_factory=set)
 
     @property
     def loaded(self) -> int:
         """Documents now indexed from this source (added, updated or unchanged)."""
         return self.added + self.updated + self.unchanged
+
+    def accept(self, records: Iterable[D | RecordError]) -> Iterator[D]:
+        """Count and pass on good records; note malformed ones and repeated ids."""
+        for record in records:
+            if isinstance(record, RecordError):
+                self.skipped.append(SkippedRecord(record.location, record.message))
+                continue
+            self.read += 1
+            if record.id in self.seen:
+                self.duplicates += 1
+            self.seen.add(record.id)
+            yield record
 
     def absorb(self, result: UpsertResult) -> None:
         """Add an index upsert's counts to the report."""
@@ -120,22 +134,14 @@ class Ingestor:
         origin = str(root.resolve())
         report = IngestReport(kind="runbook", source=origin)
         items: list[tuple[Runbook, list[Chunk]]] = []
-        seen: set[str] = set()
-        for record in read_runbooks(root):
-            if isinstance(record, RecordError):
-                report.skipped.append(SkippedRecord(record.location, record.message))
-                continue
-            report.read += 1
-            if record.id in seen:
-                report.duplicates += 1
-            seen.add(record.id)
+        for record in report.accept(read_runbooks(root)):
             runbook, chunks, counts = self.prepare_runbook(record)
             report.redactions.update(counts)
             items.append((runbook, chunks))
         for batch in _batches(items, self.batch_size):
             report.absorb(self.index.upsert_runbooks(batch, origin=origin, progress=progress))
         if sync:
-            report.deleted = self.index.sync("runbook", origin, seen)
+            report.deleted = self.index.sync("runbook", origin, report.seen)
         return report
 
     def ingest_cases(
@@ -150,17 +156,9 @@ class Ingestor:
         """Ingest a file of cases; malformed records are reported and skipped."""
         origin = str(path.resolve())
         report = IngestReport(kind="case", source=origin)
-        seen: set[str] = set()
 
         def prepared() -> Iterator[Case]:
-            for record in read_cases(path, fmt=fmt, mapping=mapping):
-                if isinstance(record, RecordError):
-                    report.skipped.append(SkippedRecord(record.location, record.message))
-                    continue
-                report.read += 1
-                if record.id in seen:
-                    report.duplicates += 1
-                seen.add(record.id)
+            for record in report.accept(read_cases(path, fmt=fmt, mapping=mapping)):
                 case, counts = prepare_case(record, self.redactor)
                 report.redactions.update(counts)
                 yield case
@@ -168,5 +166,5 @@ class Ingestor:
         for batch in _batches(prepared(), self.batch_size):
             report.absorb(self.index.upsert_cases(batch, origin=origin, progress=progress))
         if sync:
-            report.deleted = self.index.sync("case", origin, seen)
+            report.deleted = self.index.sync("case", origin, report.seen)
         return report
