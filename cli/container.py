@@ -66,7 +66,11 @@ class Container:
             return None
         key = s.llm_api_key.get_secret_value() if s.llm_api_key else None
         backend = LiteLLMBackend(
-            s.llm_model, api_base=s.llm_api_base, api_key=key, fallbacks=s.llm_fallbacks
+            s.llm_model,
+            api_base=s.llm_api_base,
+            api_key=key,
+            fallbacks=s.llm_fallbacks,
+            extra_params={"temperature": s.llm_temperature},
         )
         gateway = LLMGateway(
             backend,

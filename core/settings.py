@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     llm_fallbacks: list[str] = Field(
         default_factory=list, description="litellm model strings tried when the main one fails"
     )
+    # Low temperature: a triage draft should be repeatable, not creative.
+    llm_temperature: float = Field(default=0.2, ge=0, le=2)
     llm_response_format: Literal["json_schema", "json_object", "none"] = "json_schema"
     llm_context_tokens: int = Field(default=8192, ge=1024)
     # Queues the router and the LLM may choose from, with descriptions (TOML, see

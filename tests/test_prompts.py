@@ -52,7 +52,7 @@ def test_load_latest_triage_prompt() -> None:
     prompt = load_prompt("triage_draft")
     assert prompt.id == "triage_draft@v1" and prompt.version == "v1"
     assert prompt == load_prompt("triage_draft", "v1")
-    assert prompt.output_schema == "TriageDraft" and prompt.description
+    assert prompt.output_schema == "LLMDraftOutput" and prompt.description
     assert {"case_body", "evidence", "allowed_queues", "router_queue"} <= prompt.variables
 
 
