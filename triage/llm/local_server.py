@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,12 +188,20 @@ def start_server(
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise TriageError(f"llama-server exited with {proc.returncode} (log: {log_path})")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return proc
+        if _healthy(port):
+            return proc
         time.sleep(0.3)
     proc.kill()
     raise TriageError(f"llama-server did not listen on port {port} within {timeout_s:.0f} s")
+
+
+def _healthy(port: int) -> bool:
+    """True once llama-server answers /health with 200 (it answers 503 while loading)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+            return bool(resp.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
 
 
 def litellm_settings(model: LocalModel, port: int) -> dict[str, str]:
