@@ -96,6 +96,79 @@ class LLMError(TriageError):
     code = "llm_error"
 
 
+# --- storage -----------------------------------------------------------------
+class StorageError(CasebookError):
+    """Base of errors from the storage package (database unreachable, migration failed)."""
+
+    code = "storage_error"
+
+
+class Conflict(CasebookError):
+    """The request conflicts with the current state (e.g. an idempotency key reused)."""
+
+    code = "conflict"
+
+
+# --- service -----------------------------------------------------------------
+class ServiceError(CasebookError):
+    """Base of errors from the service package (workflows around cases, drafts, jobs)."""
+
+    code = "service_error"
+
+
+class InvalidTransition(ServiceError):
+    """A workflow step is not allowed in the case's current state."""
+
+    code = "invalid_transition"
+
+
+class JobFailed(ServiceError):
+    """A background job failed; carries whether it will be retried."""
+
+    code = "job_failed"
+
+
+# --- api ---------------------------------------------------------------------
+class AuthError(CasebookError):
+    """Base of authentication and authorisation failures."""
+
+    code = "unauthorized"
+
+
+class Unauthorized(AuthError):
+    """No API key, or an unknown or revoked one."""
+
+    code = "unauthorized"
+
+
+class Forbidden(AuthError):
+    """The key is valid but its role may not do this."""
+
+    code = "forbidden"
+
+
+class RateLimited(CasebookError):
+    """The caller exceeded its rate limit; retry_after is in seconds."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float, **details: object) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
+
+
+class PayloadTooLarge(CasebookError):
+    """A request body exceeds the configured size limit."""
+
+    code = "payload_too_large"
+
+
+class SignatureInvalid(AuthError):
+    """A webhook delivery's signature is missing or does not verify."""
+
+    code = "signature_invalid"
+
+
 # --- evals -------------------------------------------------------------------
 class EvalError(CasebookError):
     """Base of errors from the eval suite."""
