@@ -109,3 +109,49 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+# --- databases: every storage and job test runs on SQLite and on PostgreSQL -------------------
+PG_URL = os.environ.get(
+    "CASEBOOK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL with a fresh schema of its own (dropped afterwards)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # say clearly what is missing, whatever the driver raised
+        pytest.fail(f"PostgreSQL at {PG_URL} is required for storage tests: {exc}")
+    sep = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URL for each backend: SQLite in a temp dir, PostgreSQL in a fresh schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'casebook.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def database(db_url: str) -> Iterator[object]:
+    """A migrated storage.db.Database on each backend."""
+    from storage.db import Database
+
+    db = Database(db_url)
+    db.migrate()
+    yield db
+    db.dispose()

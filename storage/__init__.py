@@ -1,0 +1,1 @@
+"""Durable records of the service: cases, drafts, reviews, jobs, keys and audit (SQLAlchemy)."""
