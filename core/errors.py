@@ -128,6 +128,12 @@ class JobFailed(ServiceError):
     code = "job_failed"
 
 
+class LostClaim(ServiceError):
+    """Another worker took a job over (this one's lease ran out); this result is dropped."""
+
+    code = "lost_claim"
+
+
 # --- api ---------------------------------------------------------------------
 class AuthError(CasebookError):
     """Base of authentication and authorisation failures."""

@@ -95,6 +95,29 @@ class Settings(BaseSettings):
     bm25_title_weight: float = Field(default=2.0, ge=0)
     candidate_pool: int = Field(default=100, ge=1, le=2000)
 
+    # --- service: database, jobs, API ----------------------------------------------------
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite at DATA_DIR/casebook.db"
+    )
+    job_max_attempts: int = Field(default=5, ge=1, le=50)
+    job_lease_s: float = Field(
+        default=120.0, gt=0, description="a silent worker loses its job after"
+    )
+    worker_threads: int = Field(default=1, ge=0, le=32, description="in-process workers; 0: none")
+    worker_poll_s: float = Field(default=1.0, gt=0)
+    rate_limit_per_minute: int = Field(default=600, ge=0, description="per API key; 0: off")
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    max_upload_bytes: int = Field(default=50_000_000, ge=1024)
+    github_webhook_secret: SecretStr | None = None
+    zendesk_webhook_secret: SecretStr | None = None
+    jira_webhook_secret: SecretStr | None = None
+    log_level: str = "INFO"
+
+    # Evals: the shared real data sets, and where eval runs are stored (default
+    # DATA_DIR/evals/runs).
+    shared_data: Path = Path("../shared/data")
+    eval_runs_dir: Path | None = None
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -113,6 +136,11 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     @property
+    def db_url(self) -> str:
+        """The database URL in use (SQLite in the data dir unless one is configured)."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'casebook.db'}"
+
+    @property
     def chroma_path(self) -> Path:
         """Directory of the embedded Chroma database."""
         return self.data_dir / "chroma"
@@ -126,6 +154,11 @@ class Settings(BaseSettings):
     def router_path(self) -> Path:
         """Directory of the trained router."""
         return self.data_dir / "router"
+
+    @property
+    def eval_runs_path(self) -> Path:
+        """Directory of stored eval runs."""
+        return self.eval_runs_dir or self.data_dir / "evals" / "runs"
 
     @property
     def models_path(self) -> Path:

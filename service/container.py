@@ -1,4 +1,7 @@
-"""Builds the components a command needs, once, from the one Settings object."""
+"""The composition root: builds each component once, lazily, from the one Settings object.
+
+The CLI and the API share it; nothing here connects to anything until first used.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,14 @@ from kb_ingest.pipeline import Ingestor
 from retrieval.factory import build_index, build_searcher
 from retrieval.index import KnowledgeIndex
 from retrieval.search import HybridSearcher
+from service.cases import TRIAGE, CaseService
+from service.knowledge import INGEST, IngestJobHandler, KnowledgeService
+from service.signal import JobSignal
+from service.triage_jobs import DraftObserver, TriageJobHandler
+from service.worker import JobHandler, Worker
+from storage.api_keys import ApiKeyStore
+from storage.db import Database
+from storage.jobs import JobQueue
 from triage.automation import AutomationThresholds, QueueThresholds
 from triage.engine import TriageEngine
 from triage.llm import CallLog, LiteLLMBackend, LLMGateway
@@ -20,10 +31,12 @@ from triage.router import QueueRouter
 
 
 class Container:
-    """Lazily built, shared components for one CLI invocation."""
+    """Lazily built, shared components for one process (a CLI command or the API)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.signal = JobSignal()
+        self.draft_observer: DraftObserver | None = None
 
     @cached_property
     def index(self) -> KnowledgeIndex:
@@ -112,4 +125,62 @@ class Container:
             writer=self.llm_writer,
             queues=list(self.queues),
             thresholds=self.thresholds,
+        )
+
+    # -- service --------------------------------------------------------------------------
+    @cached_property
+    def database(self) -> Database:
+        """The service database, migrated to the newest schema."""
+        db = Database(self.settings.db_url)
+        db.migrate()
+        return db
+
+    @cached_property
+    def job_queue(self) -> JobQueue:
+        """The durable job queue."""
+        return JobQueue(self.database, lease_s=self.settings.job_lease_s)
+
+    @cached_property
+    def api_keys(self) -> ApiKeyStore:
+        """API keys and their roles."""
+        return ApiKeyStore(self.database)
+
+    @cached_property
+    def cases(self) -> CaseService:
+        """Case workflows."""
+        return CaseService(
+            self.database,
+            self.job_queue,
+            lambda: self.index,
+            redactor=self.redactor,
+            queues=lambda: list(self.queues),
+            signal=self.signal,
+            max_attempts=self.settings.job_max_attempts,
+        )
+
+    @cached_property
+    def knowledge(self) -> KnowledgeService:
+        """Runbook writes and ingest uploads."""
+        return KnowledgeService(
+            self.database,
+            lambda: self.index,
+            lambda: self.ingestor,
+            uploads_dir=self.settings.data_dir / "uploads",
+            signal=self.signal,
+        )
+
+    def worker(self, *, worker_id: str | None = None) -> Worker:
+        """A worker for triage and ingest jobs (threads started by the caller)."""
+        handlers: dict[str, JobHandler] = {
+            TRIAGE: TriageJobHandler(
+                self.database, lambda: self.triage_engine, observe=self.draft_observer
+            ),
+            INGEST: IngestJobHandler(lambda: self.ingestor),
+        }
+        return Worker(
+            self.job_queue,
+            handlers,
+            worker_id=worker_id,
+            poll_s=self.settings.worker_poll_s,
+            signal=self.signal,
         )

@@ -1,0 +1,1 @@
+"""Application services: workflows around cases, drafts, reviews, jobs and the knowledge base."""
