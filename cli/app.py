@@ -20,7 +20,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from cli.container import Container
+from service.container import Container
 from core.errors import CasebookError
 from core.offline import configure_offline_env
 from core.settings import Settings

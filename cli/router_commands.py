@@ -15,7 +15,7 @@ from cli.app import (
     err,
     friendly_errors,
 )
-from cli.container import Container
+from service.container import Container
 
 router_app = typer.Typer(no_args_is_help=True, help="The learned queue router.")
 app.add_typer(router_app, name="router")
