@@ -27,6 +27,7 @@ from core.errors import (
     Forbidden,
     InvalidTransition,
     MappingError,
+    NotConfigured,
     NotFound,
     PayloadTooLarge,
     RateLimited,
@@ -61,6 +62,7 @@ PROBLEM_STATUS: dict[type[CasebookError], int] = {
     PayloadTooLarge: 413,
     StorageError: 503,
     StoreError: 503,
+    NotConfigured: 503,
     ConfigError: 500,
     CasebookError: 500,
 }

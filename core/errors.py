@@ -23,6 +23,12 @@ class ConfigError(CasebookError):
     code = "config_error"
 
 
+class NotConfigured(ConfigError):
+    """A feature was asked for that this deployment has not set up (e.g. a webhook secret)."""
+
+    code = "not_configured"
+
+
 class ValidationFailed(CasebookError):
     """Input from a user or client is not acceptable."""
 

@@ -112,6 +112,7 @@ class Settings(BaseSettings):
     zendesk_webhook_secret: SecretStr | None = None
     jira_webhook_secret: SecretStr | None = None
     log_level: str = "INFO"
+    metrics_public: bool = Field(default=False, description="serve /metrics without a key")
 
     # Evals: the shared real data sets, and where eval runs are stored (default
     # DATA_DIR/evals/runs).

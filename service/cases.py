@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 from casetext.preparation import prepare_case
 from casetext.redaction import Redactor
 from core.domain import Case, CaseStatus, utcnow
-from core.errors import InvalidTransition, NotFound, ValidationFailed
+from core.errors import InvalidTransition, NotFound, ServiceError, ValidationFailed
+from retrieval.filters import SearchFilters
 from retrieval.index import KnowledgeIndex
+from retrieval.search import HybridSearcher, SearchHit, SearchQuery
 from service.models import (
     CaseView,
     CreatedCase,
@@ -30,7 +32,7 @@ from storage import audit, idempotency, jobs
 from storage import cases as repo
 from storage.db import Database
 from storage.jobs import JobQueue
-from storage.records import CaseRecord, DraftRecord, ReviewRecord
+from storage.records import CaseRecord, DraftRecord, JobRecord, ReviewRecord
 from triage.draft import TriageDraft
 
 TRIAGE = "triage"
@@ -62,6 +64,7 @@ class CaseService:
         *,
         redactor: Redactor | None,
         queues: Callable[[], Sequence[str]] = lambda: (),
+        searcher: Callable[[], HybridSearcher] | None = None,
         signal: JobSignal | None = None,
         max_attempts: int = 5,
     ) -> None:
@@ -70,6 +73,7 @@ class CaseService:
         self._index = index
         self.redactor = redactor
         self._queues = queues
+        self._searcher = searcher
         self.signal = signal or JobSignal()
         self.max_attempts = max_attempts
 
@@ -205,6 +209,23 @@ class CaseService:
         with self.db.read() as session:
             repo.get_case(session, case_id)
             return repo.reviews_of(session, case_id)
+
+    def similar(
+        self, case_id: str, *, k: int = 10, filters: SearchFilters | None = None
+    ) -> list[SearchHit]:
+        """Past cases most like this one (by its stored, redacted text and signatures)."""
+        if self._searcher is None:
+            raise ServiceError("no searcher configured")
+        case = self.get(case_id).case
+        query = SearchQuery(
+            text=case.text[:50_000] or case.id,
+            kind="case",
+            k=k,
+            filters=filters or SearchFilters(),
+            signatures=case.error_signatures,
+            exclude_ids=[case.id],
+        )
+        return self._searcher().search(query)
 
     # -- change -------------------------------------------------------------------------
     def regenerate(self, case_id: str, *, actor: str) -> CreatedCase:
@@ -353,6 +374,16 @@ class CaseService:
             # so the database never says "resolved" for a case search cannot find.
             index.upsert_cases([case], origin="service")
         return self.view(updated)
+
+    def retry_job(self, job_id: int, *, actor: str) -> JobRecord:
+        """Put a dead-lettered job back in the queue (its case shows "queued" again)."""
+        job = self.queue.retry(job_id)
+        with self.db.write() as session:
+            if job.case_id:
+                repo.set_draft_status(session, job.case_id, "queued")
+            audit.record(session, actor, "job.retry", f"job:{job_id}")
+        self.signal.notify()
+        return job
 
     def _redact(self, text: str | None) -> str | None:
         return self.redactor.redact(text).text if text and self.redactor else text

@@ -154,6 +154,7 @@ class Container:
             lambda: self.index,
             redactor=self.redactor,
             queues=lambda: list(self.queues),
+            searcher=lambda: self.searcher,
             signal=self.signal,
             max_attempts=self.settings.job_max_attempts,
         )

@@ -1,0 +1,95 @@
+"""Ticket-created webhooks (Zendesk, Jira, GitHub): signature first, then idempotent intake."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, SecretStr
+
+from api.deps import CasesDep, SettingsDep
+from api.webhook_signatures import verify_github, verify_jira, verify_zendesk
+from core.errors import NotConfigured
+from kb_ingest.webhook_events import WebhookEvent, parse_github, parse_jira, parse_zendesk
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+
+
+class WebhookAck(BaseModel):
+    """What a delivery did: created a case, found it already delivered, or was ignored."""
+
+    delivery_id: str
+    event: str
+    outcome: str
+    case_id: str | None = None
+    job_id: int | None = None
+
+
+def _secret(value: SecretStr | None, source: str) -> str:
+    if value is None or not value.get_secret_value():
+        raise NotConfigured(f"the {source} webhook has no secret configured", source=source)
+    return value.get_secret_value()
+
+
+async def _intake(
+    request: Request,
+    cases: CasesDep,
+    verify: Callable[[bytes], None],
+    parse: Callable[[bytes, dict[str, str]], WebhookEvent],
+) -> JSONResponse:
+    body = await request.body()
+    verify(body)
+    event = parse(body, dict(request.headers))
+    if not event.creates_case or event.case is None:
+        ack = WebhookAck(delivery_id=event.delivery_id, event=event.event, outcome="ignored")
+        return JSONResponse(ack.model_dump(), status_code=200)
+    # Path-safe ids: "github:owner/repo#1" would not fit in /v1/cases/{id}.
+    case = event.case.model_copy(update={"id": event.case.id.replace("/", ":")})
+    status, created = await run_in_threadpool(
+        cases.create,
+        case,
+        actor=f"webhook:{event.source}",
+        delivery=(event.source, event.delivery_id),
+    )
+    ack = WebhookAck(
+        delivery_id=event.delivery_id,
+        event=event.event,
+        outcome="created" if created.created else "duplicate",
+        case_id=created.case_id,
+        job_id=created.job_id,
+    )
+    return JSONResponse(ack.model_dump(), status_code=status)
+
+
+@router.post("/github", response_model=WebhookAck, status_code=202)
+async def github_webhook(request: Request, cases: CasesDep, settings: SettingsDep) -> JSONResponse:
+    """GitHub `issues` events (action `opened`), signed with X-Hub-Signature-256."""
+    secret = _secret(settings.github_webhook_secret, "github")
+    header = request.headers.get("x-hub-signature-256")
+    return await _intake(request, cases, lambda b: verify_github(secret, b, header), parse_github)
+
+
+@router.post("/zendesk", response_model=WebhookAck, status_code=202)
+async def zendesk_webhook(request: Request, cases: CasesDep, settings: SettingsDep) -> JSONResponse:
+    """Zendesk ticket-created events or trigger bodies, signed with the webhook's secret."""
+    secret = _secret(settings.zendesk_webhook_secret, "zendesk")
+    signature = request.headers.get("x-zendesk-webhook-signature")
+    timestamp = request.headers.get("x-zendesk-webhook-signature-timestamp")
+    return await _intake(
+        request, cases, lambda b: verify_zendesk(secret, b, signature, timestamp), parse_zendesk
+    )
+
+
+@router.post("/jira", response_model=WebhookAck, status_code=202)
+async def jira_webhook(request: Request, cases: CasesDep, settings: SettingsDep) -> JSONResponse:
+    """Jira (Service Management) issue-created events, with a shared secret or HMAC signature."""
+    secret = _secret(settings.jira_webhook_secret, "jira")
+    hub = request.headers.get("x-hub-signature")
+    presented = request.headers.get("x-casebook-webhook-secret") or request.headers.get(
+        "authorization"
+    )
+    return await _intake(
+        request, cases, lambda b: verify_jira(secret, b, hub, presented), parse_jira
+    )
