@@ -282,7 +282,9 @@ class CaseService:
                 "response": review.response
                 if review.response is not None
                 else (draft.customer_response if review.action == "accept" else None),
-                "runbook_ids": [r.id for r in draft.related_runbooks],
+                "runbook_ids": list(
+                    dict.fromkeys(r.id.split("#")[0] for r in draft.related_runbooks)
+                ),
             }
             stored = repo.add_review(
                 session,
@@ -350,7 +352,9 @@ class CaseService:
         queues = set(self._queues())
         if resolve.queue and queues and resolve.queue not in queues:
             raise ValidationFailed(f"unknown queue {resolve.queue!r}", field="queue")
-        missing = [r for r in resolve.runbook_ids if not index.lexical.get("runbook", r)]
+        # Drafts cite runbook sections ("doc#3"); the case links to whole runbooks.
+        runbook_ids = list(dict.fromkeys(r.split("#")[0] for r in resolve.runbook_ids))
+        missing = [r for r in runbook_ids if not index.lexical.get("runbook", r)]
         if missing:
             raise ValidationFailed(f"unknown runbook ids {missing}", field="runbook_ids")
         with self.db.write() as session:
@@ -359,7 +363,7 @@ class CaseService:
                 "status": CaseStatus.resolved.value,
                 "resolution": self._redact(resolve.resolution),
                 "root_cause": self._redact(resolve.root_cause),
-                "linked_runbooks": resolve.runbook_ids,
+                "linked_runbooks": runbook_ids,
             }
             if resolve.queue:
                 updates["queue"] = resolve.queue
@@ -368,7 +372,7 @@ class CaseService:
             case = record.case.model_copy(update=updates)
             updated = repo.update_case(session, case, resolved_at=utcnow())
             audit.record(
-                session, actor, "case.resolve", f"case:{case_id}", {"runbooks": resolve.runbook_ids}
+                session, actor, "case.resolve", f"case:{case_id}", {"runbooks": runbook_ids}
             )
             # Indexed inside the transaction: if indexing fails the resolve is rolled back,
             # so the database never says "resolved" for a case search cannot find.

@@ -24,7 +24,7 @@ class NewCase(BaseModel):
     external_id: str | None = Field(
         default=None,
         max_length=150,
-        pattern=r"^[A-Za-z0-9._:#@-]+$",
+        pattern=r"^[A-Za-z0-9._:@-]+$",
         description="id in the source system; the case id becomes SOURCE:EXTERNAL_ID",
     )
     source: str = Field(default="api", max_length=40, pattern=r"^[a-z0-9_-]+$")

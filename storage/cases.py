@@ -126,8 +126,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         padded = cursor + "=" * (-len(cursor) % 4)
         created, case_id = json.loads(base64.urlsafe_b64decode(padded))
         return datetime.fromisoformat(created), str(case_id)
-    except (ValueError, TypeError) as exc:
-        raise ValidationFailed("invalid cursor", field="cursor") from exc
+    except (ValueError, TypeError):
+        # A bad parameter, not an unparseable body: 422 like any other invalid query value.
+        raise ValidationFailed("invalid cursor", field="cursor") from None
 
 
 def list_cases(

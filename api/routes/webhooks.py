@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from fastapi import APIRouter, Request
@@ -15,6 +16,7 @@ from core.errors import NotConfigured
 from kb_ingest.webhook_events import WebhookEvent, parse_github, parse_jira, parse_zendesk
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9._:@-]")
 
 
 class WebhookAck(BaseModel):
@@ -45,8 +47,9 @@ async def _intake(
     if not event.creates_case or event.case is None:
         ack = WebhookAck(delivery_id=event.delivery_id, event=event.event, outcome="ignored")
         return JSONResponse(ack.model_dump(), status_code=200)
-    # Path-safe ids: "github:owner/repo#1" would not fit in /v1/cases/{id}.
-    case = event.case.model_copy(update={"id": event.case.id.replace("/", ":")})
+    # URL- and index-safe ids: "github:owner/repo#1" becomes "github:owner:repo:1" ("/" would
+    # split the path, "#" starts a URL fragment and separates chunk ids in the index).
+    case = event.case.model_copy(update={"id": UNSAFE_ID_CHARS.sub(":", event.case.id)})
     status, created = await run_in_threadpool(
         cases.create,
         case,
