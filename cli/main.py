@@ -9,6 +9,7 @@ from cli import (  # noqa: F401 - imported for their command registrations
     llm_commands,
     router_commands,
     search_commands,
+    service_commands,
     triage_commands,
 )
 from cli.app import app

@@ -28,14 +28,20 @@ def router_train(ctx: typer.Context) -> None:
 
     c = container_of(ctx)
     with friendly_errors():
-        cases = [case for case in c.index.iter_cases() if case.queue]
+        labelled = {case.id: case for case in c.index.iter_cases() if case.queue}
+        # Engineers' reviews win: an accepted or corrected queue is the label to learn.
+        reviewed = c.cases.labelled_cases()
+        labelled.update({case.id: case for case in reviewed})
+        cases = list(labelled.values())
         if len(cases) < 10:
             err.print(f"[red]error:[/red] only {len(cases)} cases with a queue; need 10+")
             raise typer.Exit(1)
         with console.status(f"training on {len(cases)} cases…"):
             router = train_from_cases(cases, c.index.embedder)
             path = router.save(c.settings.router_path)
-    console.print(f"[green]trained[/green] on {len(cases)} cases -> {path}")
+    console.print(
+        f"[green]trained[/green] on {len(cases)} cases ({len(reviewed)} from reviews) -> {path}"
+    )
     _print_router(router.manifest(), c)
 
 
