@@ -20,10 +20,10 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from service.container import Container
 from core.errors import CasebookError
 from core.offline import configure_offline_env
 from core.settings import Settings
+from service.container import Container
 
 app = typer.Typer(
     no_args_is_help=True, help="Casebook: AI-assisted triage for support engineering."
