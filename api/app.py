@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from api.body_limit import BodySizeLimitMiddleware
 from api.metrics import Metrics, MetricsMiddleware
+from api.openapi import install_openapi
 from api.problems import install_problem_handlers
 from api.rate_limit import RateLimiter
 from api.request_context import RequestContextMiddleware, configure_json_logging
@@ -58,6 +59,7 @@ def create_app(
         built = container or Container(settings)
         built.draft_observer = _observe_drafts(metrics)
         built.database  # noqa: B018 - migrate before the first request
+        built.cases.forget_old_idempotency_keys()  # retried requests older than a week
         metrics.set_queue_depth_source(built.job_queue.depth)
         app.state.container = built
         worker: Worker | None = None
@@ -86,6 +88,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     install_problem_handlers(app, metrics)
+    install_openapi(app)
     for module in (cases, search, runbooks, jobs, keys, webhooks, health):
         app.include_router(module.router)
     app.add_middleware(

@@ -389,6 +389,11 @@ class CaseService:
         self.signal.notify()
         return job
 
+    def forget_old_idempotency_keys(self, *, older_than_days: int = 7) -> int:
+        """Drop idempotency keys past their retention window; returns how many."""
+        with self.db.write() as session:
+            return idempotency.expire(session, older_than_days=older_than_days)
+
     def _redact(self, text: str | None) -> str | None:
         return self.redactor.redact(text).text if text and self.redactor else text
 

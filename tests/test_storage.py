@@ -164,3 +164,23 @@ def test_audit_entries_newest_first(database: Database) -> None:
         got = audit.entries(s, target="case:c1")
     assert [e.action for e in got] == ["case.review", "case.create"]
     assert got[1].details == {"queue": "billing"}
+
+
+def test_old_idempotency_keys_expire(database: Database) -> None:
+    from sqlalchemy import update
+
+    from storage.models import IdempotencyRow
+
+    with database.write() as s:
+        idempotency.remember(s, "k", "old", "h", 202, {})
+        idempotency.remember(s, "k", "new", "h", 202, {})
+        s.execute(
+            update(IdempotencyRow)
+            .where(IdempotencyRow.key == "old")
+            .values(created_at=T0 - timedelta(days=30))
+        )
+    with database.write() as s:
+        assert idempotency.expire(s, older_than_days=7) == 1
+    with database.read() as s:
+        assert idempotency.replay(s, "k", "old", "h") is None
+        assert idempotency.replay(s, "k", "new", "h") is not None
