@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     bm25_title_weight: float = Field(default=2.0, ge=0)
     candidate_pool: int = Field(default=100, ge=1, le=2000)
 
+    # KB coverage: a case is covered when its best runbook match scores at least this
+    # (kb_coverage/matching.py). Calibrated for the bundled MiniLM on the calibration half of
+    # the Prometheus alerts; `casebook coverage calibrate --alerts PATH` reproduces it.
+    coverage_threshold: float = Field(default=0.59, ge=0, le=1)
+
     # --- service: database, jobs, API ----------------------------------------------------
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite at DATA_DIR/casebook.db"
