@@ -151,7 +151,10 @@ def coverage_report(
         threshold=c.settings.coverage_threshold if threshold is None else threshold
     )
     with friendly_errors():
-        usage = _read_events(events) if events else []
+        # Drafts and reviews in the service database, plus any events given as a file.
+        from service.coverage import usage_events
+
+        usage = usage_events(c.database) + (_read_events(events) if events else [])
         with progress_bar("assessing cases") as advance:
             report = build_report(
                 c.index,

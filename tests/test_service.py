@@ -218,3 +218,17 @@ def test_ingest_upload_runs_as_a_job(container: Container) -> None:
     assert done.result["added"] == 10 and done.result["skipped_total"] == 1
     with pytest.raises(ValidationFailed):
         container.knowledge.enqueue_upload("cases", "x.exe", b"1", actor="t")
+
+
+def test_runbook_usage_events_come_from_drafts_and_reviews(container: Container) -> None:
+    from service.coverage import usage_events
+
+    _, created = container.cases.create(TICKET, actor="t")
+    _drain(container)
+    container.cases.review(created.case_id, ReviewInput(action="accept", reviewer="a"), actor="t")
+    events = usage_events(container.database)
+    cited = {e.runbook_id for e in events if e.kind == "cited"}
+    accepted = {e.runbook_id for e in events if e.kind == "accepted"}
+    assert cited and accepted and accepted <= cited
+    assert all("#" not in e.runbook_id for e in events)
+    assert all(container.index.lexical.get("runbook", r) for r in cited)
