@@ -180,3 +180,4 @@ def eval_routing_llm(
     console.print(result["router+llm"])
     if as_json:
         print(json.dumps(result))
+

@@ -6,6 +6,7 @@ Commands live in modules by concept; importing them registers them on the one Ty
 from cli import (  # noqa: F401 - imported for their command registrations
     coverage_commands,
     eval_commands,
+    eval_suite_commands,
     ingest_commands,
     llm_commands,
     router_commands,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -71,3 +71,108 @@ def ranking_summary(
     }
     out["ci95"] = {name: list(bootstrap_ci(v)) for name, v in per_metric.items()}
     return out
+
+
+# -- classification, detection and agreement ---------------------------------------------
+def precision_coverage_curve(
+    confidences: Sequence[float], correct: Sequence[bool]
+) -> list[tuple[float, float, float]]:
+    """(threshold, precision, coverage) when acting only on cases with confidence >= threshold.
+
+    One point per distinct confidence, highest threshold first; tied confidences are all in
+    or all out. Coverage is the share of all cases acted on.
+    """
+    if len(confidences) != len(correct):
+        raise ValueError(f"{len(confidences)} confidences but {len(correct)} outcomes")
+    conf = np.asarray(confidences, dtype=float)
+    hits = np.asarray(correct, dtype=float)
+    if conf.size == 0:
+        return []
+    order = np.argsort(-conf, kind="stable")
+    conf, hits = conf[order], hits[order]
+    precision = np.cumsum(hits) / np.arange(1, conf.size + 1)
+    ends = np.flatnonzero(np.append(conf[1:] != conf[:-1], True))
+    return [(float(conf[i]), float(precision[i]), (i + 1) / conf.size) for i in ends]
+
+
+def detection_scores(truth: Sequence[bool], predicted: Sequence[bool]) -> dict[str, float | None]:
+    """Precision, recall and F1 of the positive class; None where a ratio has no denominator."""
+    if len(truth) != len(predicted):
+        raise ValueError(f"{len(truth)} labels but {len(predicted)} predictions")
+    tp = sum(1 for t, p in zip(truth, predicted, strict=True) if t and p)
+    n_pred = sum(1 for p in predicted if p)
+    n_true = sum(1 for t in truth if t)
+    precision = tp / n_pred if n_pred else None
+    recall = tp / n_true if n_true else None
+    f1: float | None = None
+    if precision is not None and recall is not None:
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def average_precision(truth: Sequence[bool], scores: Sequence[float]) -> float | None:
+    """Area under the precision-recall steps: sum over distinct score thresholds (highest
+    first) of the recall gained times the precision there; None when no case is positive."""
+    if len(truth) != len(scores):
+        raise ValueError(f"{len(truth)} labels but {len(scores)} scores")
+    positives = sum(1 for t in truth if t)
+    if positives == 0:
+        return None
+    s = np.asarray(scores, dtype=float)
+    t = np.asarray(truth, dtype=float)
+    order = np.argsort(-s, kind="stable")
+    s, t = s[order], t[order]
+    tp = np.cumsum(t)
+    ends = np.flatnonzero(np.append(s[1:] != s[:-1], True))
+    ap, last_recall = 0.0, 0.0
+    for i in ends:
+        recall = tp[i] / positives
+        ap += (recall - last_recall) * (tp[i] / (i + 1))
+        last_recall = recall
+    return float(ap)
+
+
+def cohen_kappa(a: Sequence[object], b: Sequence[object]) -> float | None:
+    """Cohen's kappa of two raters; None when chance agreement is 1 (both use one label)."""
+    if len(a) != len(b):
+        raise ValueError(f"{len(a)} ratings but {len(b)}")
+    n = len(a)
+    if n == 0:
+        return None
+    observed = sum(1 for x, y in zip(a, b, strict=True) if x == y) / n
+    labels = set(a) | set(b)
+    expected = sum((list(a).count(lab) / n) * (list(b).count(lab) / n) for lab in labels)
+    if expected >= 1.0:
+        return None
+    return (observed - expected) / (1 - expected)
+
+
+def mean_or_none(values: Sequence[float | None]) -> tuple[float | None, int, int]:
+    """(mean of the values that exist or None, how many exist, how many are missing)."""
+    present = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+    missing = len(values) - len(present)
+    return (float(np.mean(present)) if present else None), len(present), missing
+
+
+def bootstrap_statistic(
+    n: int,
+    statistic: Callable[[np.ndarray], float | None],
+    *,
+    n_resamples: int = 1000,
+    seed: int = 7,
+    level: float = 0.95,
+) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of any statistic of n cases, given as a function of
+    resampled case indices; resamples where it is undefined (None) are left out."""
+    if n == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n_resamples):
+        value = statistic(rng.integers(0, n, size=n))
+        if value is not None and not math.isnan(value):
+            values.append(value)
+    if not values:
+        return None
+    alpha = (1 - level) / 2
+    return (float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha)))
