@@ -375,3 +375,32 @@ def eval_gate(
         raise typer.Exit(1)
     passed = sum(c.status == "pass" for c in result.checks)
     console.print(f"[green]gate passed[/green]: {passed} tracked metrics")
+
+
+@eval_app.command("export-reviews")
+def eval_export_reviews(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option(help="suite file to write")],
+    cases: Annotated[
+        Path | None, typer.Option(help="past cases to index for the suite (JSONL/CSV)")
+    ] = None,
+    runbooks: Annotated[Path | None, typer.Option(help="runbook folder to index")] = None,
+    name: Annotated[str, typer.Option(help="suite name")] = "reviews",
+) -> None:
+    """Accepted and edited drafts from the service database as a labelled suite (golden set)."""
+    from evals.importers import reviewed_drafts, suite_from_reviews
+    from evals.suite import CorpusSource, write_suite
+
+    c = container_of(ctx)
+    corpus = [CorpusSource(kind="cases", path=str(cases.resolve()))] if cases else []
+    if runbooks:
+        corpus.append(CorpusSource(kind="runbooks", path=str(runbooks.resolve())))
+    with friendly_errors():
+        records = reviewed_drafts(c.database)
+        suite = suite_from_reviews(records, corpus, name=name)
+        path = write_suite(suite, out)
+    rejected = sum(r.action == "rejected" for r in records)
+    console.print(
+        f"wrote {path}: {len(suite.examples)} examples from {len(records)} reviews "
+        f"({rejected} rejections give no labels)"
+    )

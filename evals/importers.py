@@ -30,6 +30,7 @@ from evals.suite import (
 )
 from kb_ingest.case_readers import read_cases
 from kb_ingest.runbook_reader import read_runbooks
+from storage.db import Database
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEMO_DIR = PROJECT_ROOT / "demo"
@@ -314,3 +315,40 @@ def suite_from_reviews(
         corpus=list(corpus),
     )
     return Suite(header=header, examples=examples)
+
+
+_ACTIONS = {"accept": "accepted", "edit": "edited", "reject": "rejected"}
+
+
+def reviewed_drafts(db: Database) -> list[ReviewedDraft]:
+    """Every review in the service database as a ReviewedDraft (the golden set's raw form)."""
+    from storage import cases as repo
+
+    out: list[ReviewedDraft] = []
+    with db.read() as session:
+        for review in repo.all_reviews(session):
+            record = repo.find_case(session, review.case_id)
+            if record is None:
+                continue
+            drafts = {d.version: d for d in repo.drafts_of(session, review.case_id)}
+            draft = drafts.get(review.draft_version)
+            # The case as filed: the labels are what the review says, not what it wrote back.
+            case = record.case.model_copy(
+                update={"queue": None, "priority": None, "resolution": None, "root_cause": None}
+            )
+            data = review.data
+            out.append(
+                ReviewedDraft(
+                    case=case,
+                    draft_queue=data.get("draft_queue"),
+                    draft_priority=data.get("draft_priority"),
+                    draft_response=(draft.draft.get("customer_response") if draft else None),
+                    action=_ACTIONS[review.action],  # type: ignore[arg-type]
+                    corrected_queue=review.corrected_queue,
+                    corrected_priority=review.corrected_priority,
+                    corrected_response=data.get("response") if review.action == "edit" else None,
+                    reviewed_at=review.created_at,
+                    reviewer=review.reviewer,
+                )
+            )
+    return out

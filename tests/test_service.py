@@ -232,3 +232,27 @@ def test_runbook_usage_events_come_from_drafts_and_reviews(container: Container)
     assert cited and accepted and accepted <= cited
     assert all("#" not in e.runbook_id for e in events)
     assert all(container.index.lexical.get("runbook", r) for r in cited)
+
+
+def test_reviews_export_as_a_labelled_suite(container: Container, tmp_path: Path) -> None:
+    from evals.importers import reviewed_drafts, suite_from_reviews
+
+    ids = []
+    for title in ("Webhooks failing", "Refund 500s", "SSO broken"):
+        ids.append(
+            container.cases.create(TICKET.model_copy(update={"title": title}), actor="t")[1].case_id
+        )
+    _drain(container)
+    container.cases.review(ids[0], ReviewInput(action="accept", reviewer="a"), actor="t")
+    container.cases.review(
+        ids[1], ReviewInput(action="edit", reviewer="a", queue="billing", response="Hi"), actor="t"
+    )
+    container.cases.review(ids[2], ReviewInput(action="reject", reviewer="a"), actor="t")
+    records = reviewed_drafts(container.database)
+    assert [r.action for r in records] == ["accepted", "edited", "rejected"]
+    assert records[0].case.queue is None  # labels are not leaked into the case text
+    suite = suite_from_reviews(records)
+    labels = {e.case.id: e.labels for e in suite.examples}
+    assert labels[ids[1]].queue == "billing" and labels[ids[1]].reference_response == "Hi"
+    assert labels[ids[0]].queue == container.cases.drafts(ids[0]).latest.draft.routing.queue
+    assert ids[2] not in labels or labels[ids[2]].queue is None
