@@ -59,6 +59,12 @@ class EvalConfig(BaseModel):
     coverage_threshold: float = Field(
         default=0.5, ge=-1, le=1, description="best runbook dense similarity below: not covered"
     )
+    match_threshold: float = Field(
+        default=0.59,
+        ge=0,
+        le=1,
+        description="kb_coverage match score below: not covered (CASEBOOK_COVERAGE_THRESHOLD)",
+    )
     overlap_threshold: float = Field(default=0.5, ge=0, le=1)
     max_examples: int | None = Field(default=None, ge=1, description="per suite, first N")
     bootstrap_resamples: int = Field(default=1000, ge=100)

@@ -375,26 +375,43 @@ def _retrieval(part: _Part, task: str, kind: str, config: EvalConfig) -> Scored:
 
 
 def _coverage(part: _Part, config: EvalConfig) -> Scored:
-    """Gap detection: the best runbook's dense similarity below the threshold means
-    "no runbook covers this"."""
-    rows = []
-    for e in part.examples:
-        if e.labels.covered is None:
-            continue
+    """Gap detection ("no runbook covers this") by two systems: the best runbook's dense
+    similarity against a plain threshold (the baseline), and kb_coverage's calibrated match
+    score (cosine x term coverage) against its shipped threshold (what the product uses)."""
+    from kb_coverage.matching import RunbookMatcher
+
+    examples = [e for e in part.examples if e.labels.covered is not None]
+    if not examples:
+        return Scored()
+    matcher = RunbookMatcher(part.searcher.index, weights=part.searcher.weights)
+    dense_rows, match_rows = [], []
+    for e in examples:
         case = part.prepared[e.id]
-        score = None
+        dense_score = match_score = None
         if part.runbook_ids:
-            hits = part.searcher.search(
-                SearchQuery(text=case.text or case.id, kind="runbook", k=1, mode="dense")
-            )
-            score = hits[0].explanation.dense_score if hits else None
-        rows.append(GapCall(e.id, e.labels.covered, score))
-    return score_coverage(
+            text = case.text or case.id
+            hits = part.searcher.search(SearchQuery(text=text, kind="runbook", k=1, mode="dense"))
+            dense_score = hits[0].explanation.dense_score if hits else None
+            vector = part.searcher.index.embed_query(text)
+            match = matcher.match(text, vector, case.error_signatures)
+            match_score = match.score if match else None
+        dense_rows.append(GapCall(e.id, bool(e.labels.covered), dense_score))
+        match_rows.append(GapCall(e.id, bool(e.labels.covered), match_score))
+    out = score_coverage(
         f"{part.suite.name}/coverage/dense",
-        rows,
+        dense_rows,
         config.coverage_threshold,
         n_resamples=config.bootstrap_resamples,
     )
+    out.merge(
+        score_coverage(
+            f"{part.suite.name}/coverage/match_score",
+            match_rows,
+            config.match_threshold,
+            n_resamples=config.bootstrap_resamples,
+        )
+    )
+    return out
 
 
 # -- drafts -------------------------------------------------------------------------------
