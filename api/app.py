@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from api.body_limit import BodySizeLimitMiddleware
 from api.metrics import Metrics, MetricsMiddleware
@@ -15,6 +16,7 @@ from api.problems import install_problem_handlers
 from api.rate_limit import RateLimiter
 from api.request_context import RequestContextMiddleware, configure_json_logging
 from api.routes import cases, health, jobs, keys, runbooks, search, webhooks
+from api.ui import pages as ui_pages
 from core.offline import configure_offline_env
 from core.settings import Settings
 from service.container import Container
@@ -89,8 +91,9 @@ def create_app(
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     install_problem_handlers(app, metrics)
     install_openapi(app)
-    for module in (cases, search, runbooks, jobs, keys, webhooks, health):
+    for module in (cases, search, runbooks, jobs, keys, webhooks, health, ui_pages):
         app.include_router(module.router)
+    app.mount("/ui/static", StaticFiles(directory=ui_pages.STATIC_DIR), name="ui-static")
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
