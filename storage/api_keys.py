@@ -60,6 +60,12 @@ class ApiKeyStore:
                 return None
             return _record(row)
 
+    def active(self, key_id: str) -> ApiKeyRecord | None:
+        """The key with this id if it exists and is not revoked (sessions hold ids, not secrets)."""
+        with self.db.read() as session:
+            row = session.get(ApiKeyRow, key_id)
+            return _record(row) if row is not None and row.revoked_at is None else None
+
     def list(self) -> list[ApiKeyRecord]:
         """Every key's public record, oldest first."""
         with self.db.read() as session:

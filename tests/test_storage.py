@@ -128,8 +128,9 @@ def test_api_keys_are_hashed_shown_once_and_revocable(database: Database) -> Non
     with database.engine.connect() as conn:
         stored = conn.exec_driver_sql("SELECT secret_hash FROM api_keys").scalar_one()
     assert secret not in stored and len(stored) == 64
+    assert keys.active(record.id) == record and keys.active("nope") is None
     keys.revoke(record.id)
-    assert keys.authenticate(secret) is None
+    assert keys.authenticate(secret) is None and keys.active(record.id) is None
     with pytest.raises(ValidationFailed):
         keys.create("superuser", "x")
 

@@ -191,9 +191,7 @@ class UiRoute(APIRoute):
 
 def find_key(request: Request, key_id: str) -> ApiKeyRecord | None:
     """The active key with this id, or None (unknown or revoked)."""
-    keys = container_of(request).api_keys.list()
-    found = next((k for k in keys if k.id == key_id), None)
-    return found if found is not None and found.revoked_at is None else None
+    return container_of(request).api_keys.active(key_id)
 
 
 def signed_in(request: Request) -> UiUser:
