@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from casetext.preparation import prepare_case
@@ -115,6 +116,34 @@ class CaseService:
         that already exists returns that case without triaging it again.
         """
         case = self.build_case(new) if isinstance(new, NewCase) else self._prepare(new)
+        for attempt in range(2):
+            try:
+                status, result = self._create_once(
+                    case,
+                    actor=actor,
+                    idempotency_key=idempotency_key,
+                    body_hash=body_hash,
+                    delivery=delivery,
+                )
+                break
+            except IntegrityError:
+                # A concurrent retry of the same request (same key, delivery or case id) won
+                # the race; on the second pass we find its row and answer as a replay.
+                if attempt:
+                    raise
+        if status == 202:
+            self.signal.notify()
+        return status, result
+
+    def _create_once(
+        self,
+        case: Case,
+        *,
+        actor: str,
+        idempotency_key: str | None,
+        body_hash: str | None,
+        delivery: tuple[str, str] | None,
+    ) -> tuple[int, CreatedCase]:
         with self.db.write() as session:
             if idempotency_key and body_hash:
                 replayed = idempotency.replay(session, actor, idempotency_key, body_hash)
@@ -154,8 +183,6 @@ class CaseService:
                 idempotency.remember(
                     session, actor, idempotency_key, body_hash, status, result.model_dump()
                 )
-        if status == 202:
-            self.signal.notify()
         return status, result
 
     def _prepare(self, case: Case) -> Case:

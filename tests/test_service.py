@@ -256,3 +256,25 @@ def test_reviews_export_as_a_labelled_suite(container: Container, tmp_path: Path
     assert labels[ids[1]].queue == "billing" and labels[ids[1]].reference_response == "Hi"
     assert labels[ids[0]].queue == container.cases.drafts(ids[0]).latest.draft.routing.queue
     assert ids[2] not in labels or labels[ids[2]].queue is None
+
+
+def test_concurrent_retries_of_one_delivery_create_one_case(tmp_path: Path, db_url: str) -> None:
+    import threading
+
+    container = make_container(tmp_path, db_url, seed_cases=None)
+    case = Case(id="zendesk:77", title="Payouts delayed", body="...", source="zendesk")
+    results: list[tuple[int, object]] = []
+    barrier = threading.Barrier(6)
+
+    def deliver() -> None:
+        barrier.wait()
+        results.append(container.cases.create(case, actor="w", delivery=("zendesk", "evt-1")))
+
+    threads = [threading.Thread(target=deliver) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [200] * 5 + [202]
+    assert len(container.job_queue.jobs_for_case("zendesk:77")) == 1
