@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from core.domain import Case
 from storage.records import JobRecord, ReviewRecord
@@ -14,10 +14,48 @@ from triage.draft import TriageDraft
 PriorityLevel = Literal["P1", "P2", "P3", "P4"]
 
 
-class NewCase(BaseModel):
-    """A ticket to create and triage."""
+def has_nul(value: Any) -> bool:
+    """True when a string anywhere in `value` (dict keys included) holds a NUL character."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(has_nul(v) for v in value)
+    return False
+
+
+def utc_instant(value: datetime) -> datetime:
+    """The same instant in UTC (naive means UTC); rejects times that fall outside years 1-9999."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00+14:00 is a valid ISO string but before datetime.min in UTC.
+        raise ValueError("datetime is out of range once converted to UTC") from None
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(utc_instant)]
+
+
+class Input(BaseModel):
+    """Base of request bodies: unknown fields are errors, and so are NUL characters."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL cannot store NUL in text or JSONB; refusing it everywhere keeps both
+        # backends alike and makes it a 422 instead of a storage failure.
+        if has_nul(value):
+            raise ValueError("text must not contain NUL (\\u0000) characters")
+        return value
+
+
+class NewCase(Input):
+    """A ticket to create and triage."""
 
     title: str = Field(min_length=1, max_length=500)
     body: str = Field(default="", max_length=200_000)
@@ -28,7 +66,7 @@ class NewCase(BaseModel):
         description="id in the source system; the case id becomes SOURCE:EXTERNAL_ID",
     )
     source: str = Field(default="api", max_length=40, pattern=r"^[a-z0-9_-]+$")
-    created_at: datetime | None = None
+    created_at: UtcDatetime | None = None
     queue: str | None = Field(default=None, max_length=100)
     priority: PriorityLevel | None = None
     product: str | None = Field(default=None, max_length=100)
@@ -86,10 +124,8 @@ class DraftView(BaseModel):
     jobs: list[JobRecord] = Field(default_factory=list)
 
 
-class ReviewInput(BaseModel):
+class ReviewInput(Input):
     """An engineer's verdict on a draft: accept, edit (with corrections) or reject."""
-
-    model_config = ConfigDict(extra="forbid")
 
     action: Literal["accept", "edit", "reject"]
     reviewer: str = Field(min_length=1, max_length=200)
@@ -110,10 +146,8 @@ class ReviewView(BaseModel):
     case: CaseView
 
 
-class ResolveInput(BaseModel):
+class ResolveInput(Input):
     """How a case was resolved; the case then joins the searchable past cases."""
-
-    model_config = ConfigDict(extra="forbid")
 
     resolution: str = Field(min_length=1, max_length=50_000)
     root_cause: str | None = Field(default=None, max_length=10_000)
@@ -122,10 +156,8 @@ class ResolveInput(BaseModel):
     priority: PriorityLevel | None = None
 
 
-class RunbookInput(BaseModel):
+class RunbookInput(Input):
     """A runbook written or replaced through the API."""
-
-    model_config = ConfigDict(extra="forbid")
 
     title: str = Field(min_length=1, max_length=500)
     body: str = Field(min_length=1, max_length=1_000_000)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
@@ -125,8 +125,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created, case_id = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(created), str(case_id)
-    except (ValueError, TypeError):
+        if not isinstance(case_id, str) or "\x00" in case_id:
+            raise ValueError("cursor case id")
+        at = datetime.fromisoformat(created)
+        # Converted here, not when bound: an offset that leaves years 1-9999 is a bad cursor.
+        return (at.astimezone(UTC) if at.tzinfo else at), case_id
+    except (ValueError, TypeError, OverflowError):
         # A bad parameter, not an unparseable body: 422 like any other invalid query value.
         raise ValidationFailed("invalid cursor", field="cursor") from None
 

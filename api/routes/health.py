@@ -6,12 +6,24 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from api.auth import authenticate
 from api.deps import ContainerDep, SettingsDep
+from api.openapi import problems
 from core.errors import CasebookError, Forbidden
 
 router = APIRouter(tags=["health"])
+
+
+class Readiness(BaseModel):
+    """Whether the service can take requests, and what each dependency answered."""
+
+    ready: bool
+    checks: dict[str, str] = Field(description='"ok" or the error code of each dependency')
+
+
+METRICS_TEXT = {"text/plain": {"schema": {"type": "string"}}}
 
 
 @router.get("/healthz")
@@ -20,7 +32,11 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "a dependency does not answer"}},
+)
 def readyz(container: ContainerDep) -> JSONResponse:
     """Ready when the database and the stores answer; 503 with what failed otherwise."""
     checks: dict[str, Any] = {}
@@ -39,7 +55,14 @@ def readyz(container: ContainerDep) -> JSONResponse:
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"description": "Prometheus text exposition", "content": METRICS_TEXT},
+        **problems(401, 403, 429),
+    },
+)
 def metrics(request: Request, settings: SettingsDep) -> Response:
     """Prometheus metrics; needs an admin key unless metrics are public."""
     if not settings.metrics_public:

@@ -8,12 +8,15 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.deps import Admin, KeysDep
+from api.openapi import BODY_PROBLEMS, KEYED_PROBLEMS, problems
+from api.params import KeyId
+from service.models import Input
 from storage.records import ApiKeyRecord
 
-router = APIRouter(prefix="/v1/keys", tags=["admin"])
+router = APIRouter(prefix="/v1/keys", tags=["admin"], responses=KEYED_PROBLEMS)
 
 
-class NewKey(BaseModel):
+class NewKey(Input):
     """A key to create."""
 
     role: Literal["admin", "engineer", "kb_author", "integration"]
@@ -27,7 +30,7 @@ class CreatedKey(BaseModel):
     secret: str
 
 
-@router.post("", status_code=201, response_model=CreatedKey)
+@router.post("", status_code=201, response_model=CreatedKey, responses=BODY_PROBLEMS)
 def create_key(body: NewKey, key: Admin, keys: KeysDep) -> CreatedKey:
     """Create a key with a role."""
     secret, record = keys.create(body.role, body.name)
@@ -40,7 +43,7 @@ def list_keys(key: Admin, keys: KeysDep) -> list[ApiKeyRecord]:
     return keys.list()
 
 
-@router.delete("/{key_id}", response_model=ApiKeyRecord)
-def revoke_key(key_id: str, key: Admin, keys: KeysDep) -> ApiKeyRecord:
+@router.delete("/{key_id}", response_model=ApiKeyRecord, responses=problems(404))
+def revoke_key(key_id: KeyId, key: Admin, keys: KeysDep) -> ApiKeyRecord:
     """Revoke a key; it stops working at once."""
     return keys.revoke(key_id)

@@ -8,10 +8,13 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Searcher, SearcherDep
+from api.openapi import BODY_PROBLEMS, KEYED_PROBLEMS
 from retrieval.filters import SearchFilters
 from retrieval.search import SearchHit, SearchQuery
 
-router = APIRouter(prefix="/v1/search", tags=["search"])
+router = APIRouter(
+    prefix="/v1/search", tags=["search"], responses={**KEYED_PROBLEMS, **BODY_PROBLEMS}
+)
 
 
 class SearchRequest(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -11,9 +12,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, SecretStr
 
 from api.deps import CasesDep, SettingsDep
+from api.openapi import problems
 from api.webhook_signatures import verify_github, verify_jira, verify_zendesk
-from core.errors import NotConfigured
+from core.errors import NotConfigured, ValidationFailed
 from kb_ingest.webhook_events import WebhookEvent, parse_github, parse_jira, parse_zendesk
+from service.models import has_nul
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9._:@-]")
@@ -27,6 +30,13 @@ class WebhookAck(BaseModel):
     outcome: str
     case_id: str | None = None
     job_id: int | None = None
+
+
+# 401: bad signature; 503: no secret configured for this source; 422: a payload it cannot map.
+WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": WebhookAck, "description": "an ignored event or a repeated delivery"},
+    **problems(400, 401, 413, 422, 503),
+}
 
 
 def _secret(value: SecretStr | None, source: str) -> str:
@@ -47,6 +57,9 @@ async def _intake(
     if not event.creates_case or event.case is None:
         ack = WebhookAck(delivery_id=event.delivery_id, event=event.event, outcome="ignored")
         return JSONResponse(ack.model_dump(), status_code=200)
+    if has_nul(event.case.model_dump(mode="json")) or has_nul(event.delivery_id):
+        # Signed, but unstorable on PostgreSQL: the same 422 as a NUL sent to POST /v1/cases.
+        raise ValidationFailed("the payload holds NUL (\\u0000) characters", field="body")
     # URL- and index-safe ids: "github:owner/repo#1" becomes "github:owner:repo:1" ("/" would
     # split the path, "#" starts a URL fragment and separates chunk ids in the index).
     case = event.case.model_copy(update={"id": UNSAFE_ID_CHARS.sub(":", event.case.id)})
@@ -66,7 +79,7 @@ async def _intake(
     return JSONResponse(ack.model_dump(), status_code=status)
 
 
-@router.post("/github", response_model=WebhookAck, status_code=202)
+@router.post("/github", response_model=WebhookAck, status_code=202, responses=WEBHOOK_RESPONSES)
 async def github_webhook(request: Request, cases: CasesDep, settings: SettingsDep) -> JSONResponse:
     """GitHub `issues` events (action `opened`), signed with X-Hub-Signature-256."""
     secret = _secret(settings.github_webhook_secret, "github")
@@ -74,7 +87,7 @@ async def github_webhook(request: Request, cases: CasesDep, settings: SettingsDe
     return await _intake(request, cases, lambda b: verify_github(secret, b, header), parse_github)
 
 
-@router.post("/zendesk", response_model=WebhookAck, status_code=202)
+@router.post("/zendesk", response_model=WebhookAck, status_code=202, responses=WEBHOOK_RESPONSES)
 async def zendesk_webhook(request: Request, cases: CasesDep, settings: SettingsDep) -> JSONResponse:
     """Zendesk ticket-created events or trigger bodies, signed with the webhook's secret."""
     secret = _secret(settings.zendesk_webhook_secret, "zendesk")
@@ -85,7 +98,7 @@ async def zendesk_webhook(request: Request, cases: CasesDep, settings: SettingsD
     )
 
 
-@router.post("/jira", response_model=WebhookAck, status_code=202)
+@router.post("/jira", response_model=WebhookAck, status_code=202, responses=WEBHOOK_RESPONSES)
 async def jira_webhook(request: Request, cases: CasesDep, settings: SettingsDep) -> JSONResponse:
     """Jira (Service Management) issue-created events, with a shared secret or HMAC signature."""
     secret = _secret(settings.jira_webhook_secret, "jira")
