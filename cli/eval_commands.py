@@ -180,4 +180,3 @@ def eval_routing_llm(
     console.print(result["router+llm"])
     if as_json:
         print(json.dumps(result))
-

@@ -112,9 +112,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
 
 
 # --- databases: every storage and job test runs on SQLite and on PostgreSQL -------------------
-PG_URL = os.environ.get(
-    "CASEBOOK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+PG_URL = os.environ.get("CASEBOOK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture
