@@ -30,9 +30,9 @@ def llm_local_install(
     settings = container_of(ctx).settings
     with friendly_errors():
         spec = get_model(model or settings.local_llm_model)
-        install_server()
+        runtime = install_server(settings.local_llm_runtime)
         path = install_model(spec, settings.models_path)
-    console.print(f"[green]ready:[/green] {spec.name} at {path} (sha256 verified)")
+    console.print(f"[green]ready:[/green] {spec.name} at {path} (sha256 verified), {runtime}")
 
 
 @local_app.command("serve")
@@ -49,9 +49,12 @@ def llm_local_serve(
     with friendly_errors():
         spec = get_model(model or settings.local_llm_model)
         port = port or settings.local_llm_port
-        proc = start_server(spec, settings.models_path / spec.filename, port=port, threads=threads)
+        runtime = settings.local_llm_runtime
+        proc = start_server(
+            spec, settings.models_path / spec.filename, port=port, threads=threads, runtime=runtime
+        )
     console.print(f"[green]serving[/green] {spec.name} as {spec.alias} on 127.0.0.1:{port}")
-    for key, value in litellm_settings(spec, port).items():
+    for key, value in litellm_settings(spec, port, runtime).items():
         console.print(f"  export {key}={value}")
     try:
         proc.wait()

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     # The `local` LLM profile: a llama.cpp server on 127.0.0.1 (`casebook llm local ...`).
     local_llm_model: str = "qwen2.5-coder-0.5b-instruct-q4_k_m"
     local_llm_port: int = Field(default=8091, ge=1, le=65535)
+    local_llm_runtime: Literal["auto", "llama-server", "llama-cpp-python"] = Field(
+        default="auto", description="prebuilt llama-server needs AVX-512; auto checks the CPU"
+    )
     models_dir: Path | None = Field(default=None, description="default: DATA_DIR/models")
 
     # Chunking of runbooks (and long cases), sized in tiktoken tokens.

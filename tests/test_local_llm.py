@@ -56,3 +56,24 @@ def test_verify_messages(tmp_path: Path) -> None:
         verify(model, tmp_path / "short.gguf")
     with pytest.raises(ConfigError, match="unknown local model"):
         get_model("gpt-17")
+
+
+def test_runtime_choice_follows_the_cpu() -> None:
+    from triage.llm.local_server import PREBUILT_CPU_FLAGS, choose_runtime, response_format
+
+    avx2_only = frozenset({"sse4_2", "avx", "avx2", "fma"})
+    assert choose_runtime("auto", avx2_only) == "llama-cpp-python"
+    assert choose_runtime("auto", PREBUILT_CPU_FLAGS | avx2_only) == "llama-server"
+    assert choose_runtime("llama-server", avx2_only) == "llama-server"  # an explicit choice wins
+    assert response_format("llama-cpp-python") == "json_object"
+    assert response_format("llama-server") == "json_schema"
+    with pytest.raises(ConfigError):
+        choose_runtime("ollama")
+
+
+def test_python_runtime_command_serves_on_loopback_only(tmp_path: Path) -> None:
+    from triage.llm.local_server import server_command
+
+    cmd = server_command(tmp_path / "m.gguf", "qwen", port=9, runtime="llama-cpp-python")
+    assert cmd[1:3] == ["-m", "llama_cpp.server"]
+    assert cmd[cmd.index("--host") + 1] == "127.0.0.1" and "--model_alias" in cmd

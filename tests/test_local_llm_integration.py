@@ -23,6 +23,7 @@ from triage.llm.local_server import (
     get_model,
     install_model,
     install_server,
+    response_format,
     start_server,
 )
 from triage.llm_draft import LLMDraftWriter
@@ -31,25 +32,27 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
     model = get_model(DEFAULT_MODEL)
     cache = Path(os.environ.get("CASEBOOK_TEST_MODELS_DIR", Path.home() / ".cache/casebook/models"))
-    install_server()
+    runtime = install_server()  # the prebuilt server, or a native build on CPUs without AVX-512
     path = install_model(model, cache)
     port = free_port()
     log = tmp_path_factory.mktemp("llama") / "server.log"
-    proc: subprocess.Popen[bytes] = start_server(model, path, port=port, context=4096, log_path=log)
-    yield f"openai/{model.alias}", f"http://127.0.0.1:{port}/v1"
+    proc: subprocess.Popen[bytes] = start_server(
+        model, path, port=port, context=4096, log_path=log, runtime=runtime
+    )
+    yield f"openai/{model.alias}", f"http://127.0.0.1:{port}/v1", response_format(runtime)
     proc.terminate()
     proc.wait(timeout=30)
 
 
 def test_triage_end_to_end_with_local_model(
-    local_server: tuple[str, str],
+    local_server: tuple[str, str, str],
     engine: TriageEngine,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    model, api_base = local_server
+    model, api_base, fmt = local_server
     log = CallLog(tmp_path / "calls.sqlite3")
     gateway = LLMGateway(
         LiteLLMBackend(
@@ -59,6 +62,7 @@ def test_triage_end_to_end_with_local_model(
         max_retries=1,
         timeout_s=300,
         call_log=log,
+        response_format_mode=fmt,  # type: ignore[arg-type]
     )
     engine.writer = LLMDraftWriter(
         gateway,

