@@ -231,6 +231,11 @@ class CaseService:
             jobs=self.queue.jobs_for_case(case_id),
         )
 
+    def latest_drafts(self, case_ids: list[str]) -> dict[str, DraftVersion]:
+        """The newest draft of each of these cases (cases without one are absent)."""
+        with self.db.read() as session:
+            return {cid: _version(d) for cid, d in repo.latest_drafts(session, case_ids).items()}
+
     def reviews(self, case_id: str) -> list[ReviewRecord]:
         """Every review of a case, oldest first."""
         with self.db.read() as session:

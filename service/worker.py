@@ -78,14 +78,11 @@ class Worker:
         heart.start()
         try:
             apply = self.handlers[job.kind].execute(job)
-
-            def finish(session: Session) -> None:
+            with self.queue.db.write() as session:
                 result = apply(session)
                 if not self.queue.complete(session, job, result):
+                    # Raising rolls back what `apply` wrote: the new holder's run counts.
                     raise LostClaim(f"job {job.id} was taken over; result dropped")
-
-            with self.queue.db.write() as session:
-                finish(session)
             log.info("job done", extra={"fields": {"job_id": job.id, "kind": job.kind}})
             return "done"
         except LostClaim:

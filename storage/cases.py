@@ -177,12 +177,6 @@ def list_cases(
     return [_case_record(r) for r in page], next_cursor
 
 
-def count_cases(session: Session) -> dict[str, int]:
-    """Number of cases per draft status (for dashboards and readiness)."""
-    stmt = select(CaseRow.draft_status, func.count()).group_by(CaseRow.draft_status)
-    return {status: int(n) for status, n in session.execute(stmt)}
-
-
 def add_draft(
     session: Session, case_id: str, draft: dict[str, Any], *, mode: str, job_id: int | None
 ) -> DraftRecord:
@@ -217,6 +211,23 @@ def latest_draft(session: Session, case_id: str) -> DraftRecord | None:
     )
     row = session.scalars(stmt).first()
     return _draft_record(row) if row else None
+
+
+def latest_drafts(session: Session, case_ids: list[str]) -> dict[str, DraftRecord]:
+    """The newest draft version of each of these cases, in one query (absent: no draft)."""
+    if not case_ids:
+        return {}
+    newest = (
+        select(DraftRow.case_id, func.max(DraftRow.version).label("version"))
+        .where(DraftRow.case_id.in_(case_ids))
+        .group_by(DraftRow.case_id)
+        .subquery()
+    )
+    stmt = select(DraftRow).join(
+        newest,
+        and_(DraftRow.case_id == newest.c.case_id, DraftRow.version == newest.c.version),
+    )
+    return {row.case_id: _draft_record(row) for row in session.scalars(stmt)}
 
 
 def _review_record(row: ReviewRow) -> ReviewRecord:

@@ -94,6 +94,11 @@ def test_drafts_are_versioned_and_one_per_job(database: Database) -> None:
         latest = repo.latest_draft(s, "c001")
     assert [d.version for d in versions] == [1, 2]
     assert latest is not None and latest.draft == {"v": 2} and latest.mode == "llm"
+    with database.write() as s:
+        repo.insert_case(s, _case(2), draft_status="queued")
+    with database.read() as s:
+        newest = repo.latest_drafts(s, ["c001", "c002", "nope"])
+    assert list(newest) == ["c001"] and newest["c001"].version == 2
     with pytest.raises(IntegrityError), database.write() as s:
         repo.add_draft(s, "c001", {"v": 3}, mode="llm", job_id=11)
 

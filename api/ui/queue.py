@@ -82,9 +82,9 @@ def queue_items(
             limit=_DB_PAGE,
         )
         scanned += len(page)
+        newest = cases.latest_drafts([view.case.id for view in page])
         for view in page:
-            drafts = cases.drafts(view.case.id)
-            latest = drafts.latest
+            latest = newest.get(view.case.id)
             item = QueueItem(
                 view=view,
                 draft=latest.draft if latest else None,
