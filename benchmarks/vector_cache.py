@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.protocols import Embedder
+from retrieval.protocols import Embedder, QueryEmbedder
 
 
 class CachedCorpusEmbedder:
@@ -28,7 +28,15 @@ class CachedCorpusEmbedder:
         """Cached corpus vectors where known; anything else (queries) embedded live, every time."""
         missing = [t for t in texts if t not in self._table]
         live = dict(zip(missing, self.real.embed(missing), strict=True)) if missing else {}
-        return np.stack([self._table.get(t, live.get(t)) for t in texts]).astype(np.float32)
+        return np.stack([self._table[t] if t in self._table else live[t] for t in texts]).astype(
+            np.float32
+        )
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Queries are always embedded live, as the real embedder embeds queries."""
+        if isinstance(self.real, QueryEmbedder):
+            return self.real.embed_query(text)
+        return self.real.embed([text])[0]
 
 
 def load_or_embed(real: Embedder, texts: Sequence[str], cache_dir: Path) -> np.ndarray:

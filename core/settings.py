@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     embedding_api_base: str | None = None
     embedding_api_key: SecretStr | None = None
     embedding_threads: int = Field(default=0, ge=0, description="0: onnxruntime's default")
+    query_max_tokens: int = Field(
+        default=128,
+        ge=2,
+        le=256,
+        description="the bundled model embeds a search query from its first N tokens",
+    )
 
     # LLM for drafting; empty means retrieval-only drafts.
     llm_model: str = ""

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from retrieval.protocols import Embedder
+from retrieval.protocols import Embedder, QueryEmbedder
 
 
 class CachingEmbedder:
@@ -22,6 +22,7 @@ class CachingEmbedder:
         self.name = inner.name
         self.dimension = inner.dimension
         self._cache: dict[bytes, np.ndarray] = {}
+        self._query_cache: dict[str, np.ndarray] = {}
         self.hits = 0
         self.misses = 0
 
@@ -41,3 +42,16 @@ class CachingEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([self._cache[k] for k in keys])
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """A query vector as the inner embedder makes it (queries may differ from documents)."""
+        if not isinstance(self.inner, QueryEmbedder):
+            return self.embed([text])[0]
+        vector = self._query_cache.get(text)
+        if vector is None:
+            vector = np.asarray(self.inner.embed_query(text), dtype=np.float32)
+            self._query_cache[text] = vector
+            self.misses += 1
+        else:
+            self.hits += 1
+        return vector

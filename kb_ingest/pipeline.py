@@ -97,7 +97,7 @@ class Ingestor:
         counter: TokenCounter,
         max_tokens: int = 200,
         overlap_tokens: int = 30,
-        batch_size: int = 512,
+        batch_size: int = 2048,
     ) -> None:
         self.index = index
         self.redactor = redactor

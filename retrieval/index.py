@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,10 +15,11 @@ from core.domain import Case, Chunk, DocKind, Runbook
 from core.errors import NotFound
 from retrieval.filters import epoch, tag_key
 from retrieval.lexical import DocumentRecord, LexicalIndex
-from retrieval.protocols import Embedder, MetadataValue, VectorStore
+from retrieval.protocols import Embedder, MetadataValue, QueryEmbedder, VectorStore
 
 Progress = Callable[[int], None]
 QUERY_CACHE_SIZE = 64
+EMBED_BATCH = 256  # texts per embedder call: progress and store writes follow each
 COLLECTIONS: dict[DocKind, str] = {"case": "cases", "runbook": "runbooks"}
 
 
@@ -134,36 +136,43 @@ class KnowledgeIndex:
         if not changed:
             return result
         old_chunk_ids = set(self.lexical.chunk_ids(kind, [r.doc_id for r, _ in changed]))
-        texts: list[str] = []
-        ids: list[str] = []
-        metas: list[dict[str, MetadataValue]] = []
-        for rec, chunks in changed:
-            for chunk in chunks:
-                texts.append(chunk.text)
-                ids.append(chunk.id)
-                metas.append(_vector_metadata(rec, chunk))
+        entries = [(rec, chunk) for rec, chunks in changed for chunk in chunks]
+        # Shortest first across the whole upsert, not per embedding call: each batch then
+        # holds texts of nearly one length and the model pads almost nothing (measured in
+        # benchmarks/ingest_search_speed.py).
+        entries.sort(key=lambda e: len(e[1].text))
+        ids = [chunk.id for _, chunk in entries]
+        chunks_left = Counter(rec.doc_id for rec, _ in entries)
         # Vectors first, catalog last: the catalog's content hash is the commit marker, so
         # a crash in between leaves the document "changed" and the next run redoes it.
-        batch = 256
-        docs_done = 0
-        chunk_owner = [rec.doc_id for rec, chunks in changed for _ in chunks]
-        for start in range(0, len(texts), batch):
-            vectors = self.embedder.embed(texts[start : start + batch])
-            self.store.upsert(
-                COLLECTIONS[kind], ids[start : start + batch], vectors, metas[start : start + batch]
-            )
-            if progress:
-                end = min(start + batch, len(texts))
-                finished = len(set(chunk_owner[:end])) - docs_done
-                docs_done += finished
-                progress(finished)
+        # Each batch is written to the store on a second thread while the next one embeds.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-write") as writer:
+            pending: Future[None] | None = None
+            for start in range(0, len(entries), EMBED_BATCH):
+                block = entries[start : start + EMBED_BATCH]
+                vectors = self.embedder.embed([chunk.text for _, chunk in block])
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(
+                    self.store.upsert,
+                    COLLECTIONS[kind],
+                    [chunk.id for _, chunk in block],
+                    vectors,
+                    [_vector_metadata(rec, chunk) for rec, chunk in block],
+                )
+                if progress:
+                    finished = 0
+                    for rec, _ in block:
+                        chunks_left[rec.doc_id] -= 1
+                        finished += chunks_left[rec.doc_id] == 0
+                    progress(finished)
+            if pending is not None:
+                pending.result()
         stale = sorted(old_chunk_ids - set(ids))
         if stale:
             self.store.delete(COLLECTIONS[kind], stale)
         self.lexical.upsert([r for r, _ in changed], [c for _, c in changed])
-        if progress and docs_done < len(changed):
-            progress(len(changed) - docs_done)
-        result.embedded_chunks = len(texts)
+        result.embedded_chunks = len(entries)
         return result
 
     def delete(self, kind: DocKind, doc_ids: Sequence[str]) -> int:
@@ -211,12 +220,20 @@ class KnowledgeIndex:
             if cached is not None:
                 self._query_cache.move_to_end(text)
                 return cached
-        vector = np.asarray(self.embedder.embed([text])[0], dtype=np.float32)
+        if isinstance(self.embedder, QueryEmbedder):
+            vector = np.asarray(self.embedder.embed_query(text), dtype=np.float32)
+        else:
+            vector = np.asarray(self.embedder.embed([text])[0], dtype=np.float32)
         with self._cache_lock:
             self._query_cache[text] = vector
             while len(self._query_cache) > QUERY_CACHE_SIZE:
                 self._query_cache.popitem(last=False)
         return vector
+
+    def clear_query_cache(self) -> None:
+        """Forget remembered query vectors (after the embedder's query settings change)."""
+        with self._cache_lock:
+            self._query_cache.clear()
 
     def stats(self) -> dict[str, Any]:
         """Counts per kind in both indexes, and the backends in use."""

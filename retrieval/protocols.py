@@ -25,6 +25,19 @@ class Embedder(Protocol):
         ...
 
 
+@runtime_checkable
+class QueryEmbedder(Protocol):
+    """An embedder that embeds search queries differently from documents.
+
+    Optional beside `Embedder`: the index uses it for queries when an embedder has it (the
+    bundled model reads only a query's first tokens; models with query prefixes fit here too).
+    """
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed one search query; returns a vector of shape (dimension,)."""
+        ...
+
+
 @dataclass(frozen=True)
 class VectorHit:
     """One nearest neighbour: its id, cosine similarity and stored metadata."""

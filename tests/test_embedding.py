@@ -128,6 +128,28 @@ def test_minilm_truncates_at_256_tokens(minilm: OnnxMiniLMEmbedder) -> None:
     np.testing.assert_allclose(np.linalg.norm(a), 1.0, atol=1e-5)
 
 
+def test_minilm_query_reads_its_first_128_tokens(minilm: OnnxMiniLMEmbedder) -> None:
+    short = _words(40, seed=3)
+    long_text = _words(600, seed=1)
+    words = long_text.split()
+    words[199] = "elephant"  # past the query cut-off, inside the document one
+    changed_late = " ".join(words)
+    words[20] = "elephant"
+    changed_early = " ".join(words)
+    # A short query embeds exactly as the same text as a document.
+    np.testing.assert_allclose(minilm.embed_query(short), minilm.embed([short])[0], atol=1e-6)
+    q = minilm.embed_query(long_text)
+    np.testing.assert_allclose(q, minilm.embed_query(changed_late), atol=1e-6)
+    assert not np.allclose(q, minilm.embed_query(changed_early), atol=1e-4)
+    assert not np.allclose(minilm.embed([long_text])[0], minilm.embed([changed_late])[0], atol=1e-4)
+    # The query is the document's first 127 tokens and the closing [SEP]: the same vector as
+    # the bundled model reading exactly those tokens.
+    same = OnnxMiniLMEmbedder(query_max_tokens=256).embed_query(long_text)
+    assert q.shape == (384,) and q.dtype == np.float32 and not np.allclose(q, same, atol=1e-4)
+    np.testing.assert_allclose(np.linalg.norm(q), 1.0, atol=1e-5)
+    np.testing.assert_allclose(same, minilm.embed([long_text])[0], atol=1e-6)
+
+
 def test_minilm_empty_input(minilm: OnnxMiniLMEmbedder) -> None:
     empties: list[Sequence[str]] = [[], ()]
     for empty in empties:
@@ -151,6 +173,9 @@ def test_minilm_rejects_bad_arguments() -> None:
         OnnxMiniLMEmbedder(batch_size=0)
     with pytest.raises(ValueError):
         OnnxMiniLMEmbedder(threads=-1)
+    for bad in (1, 257):
+        with pytest.raises(ValueError):
+            OnnxMiniLMEmbedder(query_max_tokens=bad)
 
 
 def test_minilm_construction_does_no_io(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -401,10 +426,15 @@ def test_litellm_rejects_bad_arguments() -> None:
 
 
 def test_build_embedder_local() -> None:
-    settings = Settings(embedding_model=LOCAL_EMBEDDER, embedding_batch_size=7, embedding_threads=1)
+    settings = Settings(
+        embedding_model=LOCAL_EMBEDDER,
+        embedding_batch_size=7,
+        embedding_threads=1,
+        query_max_tokens=64,
+    )
     embedder = build_embedder(settings)
     assert isinstance(embedder, OnnxMiniLMEmbedder)
-    assert (embedder.batch_size, embedder.threads) == (7, 1)
+    assert (embedder.batch_size, embedder.threads, embedder.query_max_tokens) == (7, 1, 64)
 
 
 def test_build_embedder_litellm() -> None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from core.domain import Case, Chunk, Runbook
-from core.errors import ConfigError, NotFound
+from core.errors import ConfigError, NotFound, StoreError
 from retrieval.chroma_store import ChromaVectorStore
 from retrieval.filters import SearchFilters
-from retrieval.index import KnowledgeIndex
+from retrieval.index import EMBED_BATCH, KnowledgeIndex
 from retrieval.lexical import LexicalIndex
 from retrieval.memory_store import MemoryVectorStore
 from retrieval.search import HybridSearcher, SearchQuery
@@ -190,3 +193,112 @@ def test_reopened_collection_embeds_queries_with_casebook_model(tmp_path: Path) 
     col = client.get_collection("casebook-cases")
     res = col.query(query_texts=["export job timed out"], n_results=1)
     assert res["ids"][0] == ["c3#0"]
+
+
+class _RecordingEmbedder(HashingEmbedder):
+    """Remembers every batch it was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[str]] = []
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.batches.append(list(texts))
+        return super().embed(texts)
+
+
+def _varied_cases(n: int) -> list[Case]:
+    # Lengths in a scrambled order, so sorting is visible.
+    return [
+        Case(
+            id=f"v{i}",
+            title=f"case {i}",
+            body="word " * ((i * 37) % 101),
+            created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+        for i in range(n)
+    ]
+
+
+def test_upsert_embeds_texts_sorted_by_length_across_the_whole_call(tmp_path: Path) -> None:
+    emb = _RecordingEmbedder()
+    index = KnowledgeIndex(emb, MemoryVectorStore(), LexicalIndex(tmp_path / "lex.sqlite3"))
+    progress: list[int] = []
+    result = index.upsert_cases(_varied_cases(EMBED_BATCH * 2 + 7), progress=progress.append)
+    lengths = [len(t) for batch in emb.batches for t in batch]
+    assert len(emb.batches) == 3 and lengths == sorted(lengths)
+    assert len(result.added) == sum(progress) == EMBED_BATCH * 2 + 7
+    # Every vector went to the store under its own id, whatever order it was embedded in.
+    case = index.get_case("v5")
+    hit = index.store.query("cases", emb.embed([case.text])[0], 1)[0]
+    assert hit.id == "v5#0" and hit.score == pytest.approx(1.0, abs=1e-5)
+
+
+def test_multi_chunk_documents_count_once_in_progress(tmp_path: Path) -> None:
+    index, _ = _index(tmp_path)
+    items = []
+    for d in range(3):
+        rb = Runbook(id=f"rb{d}", title=f"Runbook {d}", body="x")
+        chunks = [
+            Chunk(id=f"rb{d}#{i}", doc_id=f"rb{d}", kind="runbook", ordinal=i, text="t " * i * d)
+            for i in range(4)
+        ]
+        items.append((rb, chunks))
+    progress: list[int] = []
+    index.upsert_runbooks(items, progress=progress.append)
+    assert sum(progress) == 3 and index.store.count("runbooks") == 12
+
+
+class _FailingStore(MemoryVectorStore):
+    """Fails the second write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def upsert(self, collection: str, ids: Sequence[str], vectors: Any, metadatas: Any) -> None:
+        self.writes += 1
+        if self.writes == 2:
+            raise StoreError("disk full")
+        super().upsert(collection, ids, vectors, metadatas)
+
+
+def test_a_failed_background_write_fails_the_upsert_and_commits_nothing(tmp_path: Path) -> None:
+    index = KnowledgeIndex(
+        HashingEmbedder(), _FailingStore(), LexicalIndex(tmp_path / "lex.sqlite3")
+    )
+    with pytest.raises(StoreError, match="disk full"):
+        index.upsert_cases(_varied_cases(EMBED_BATCH * 3))
+    # The catalog is the commit marker: nothing is recorded, so a rerun redoes everything.
+    assert index.lexical.count("case") == 0
+    index.store.writes = 10  # type: ignore[attr-defined]
+    assert len(index.upsert_cases(_varied_cases(EMBED_BATCH * 3)).added) == EMBED_BATCH * 3
+
+
+class _QueryAwareEmbedder(HashingEmbedder):
+    """Embeds queries from their first word only, so the index's choice is visible."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries: list[str] = []
+
+    def embed_query(self, text: str) -> np.ndarray:
+        self.queries.append(text)
+        return self.embed([text.split()[0]])[0]
+
+
+def test_queries_go_through_embed_query_when_the_embedder_has_it(tmp_path: Path) -> None:
+    emb = _QueryAwareEmbedder()
+    index = KnowledgeIndex(emb, MemoryVectorStore(), LexicalIndex(tmp_path / "lex.sqlite3"))
+    index.upsert_cases(CASES)
+    vector = index.embed_query("Export job timeout on the monthly report")
+    assert emb.queries == ["Export job timeout on the monthly report"]
+    np.testing.assert_allclose(vector, emb.embed(["Export"])[0])
+    hits = HybridSearcher(index).search(SearchQuery(text="webhook signature", mode="dense"))
+    assert emb.queries[-1] == "webhook signature"
+    first_word = emb.embed(["webhook"])[0]
+    best = max(float(first_word @ emb.embed([c.text])[0]) for c in CASES)
+    assert hits[0].explanation.dense_score == pytest.approx(best, abs=1e-5)
+    # A plain embedder embeds the query like a document.
+    plain, _ = _index(tmp_path / "plain")
+    np.testing.assert_allclose(plain.embed_query("a b"), HashingEmbedder().embed(["a b"])[0])

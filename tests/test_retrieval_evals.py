@@ -95,3 +95,25 @@ def test_eval_runbooks_json_shape(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert out["n_queries"] == 2 and out["hybrid"]["recall@1"] == 1.0
+
+
+def test_eval_embedding_cache_keeps_queries_apart_from_documents() -> None:
+    import numpy as np
+
+    from evals.embedding_cache import CachingEmbedder
+    from tests.fakes import HashingEmbedder
+
+    class FirstWordQueries(HashingEmbedder):
+        def embed_query(self, text: str) -> np.ndarray:
+            return self.embed([text.split()[0]])[0]
+
+    inner = FirstWordQueries()
+    cache = CachingEmbedder(inner)
+    doc = cache.embed(["balancer hangs forever"])[0]
+    query = cache.embed_query("balancer hangs forever")
+    assert not np.allclose(doc, query)  # the query went through the inner embed_query
+    calls = inner.calls
+    np.testing.assert_array_equal(cache.embed_query("balancer hangs forever"), query)
+    assert inner.calls == calls and cache.hits == 1
+    plain = CachingEmbedder(HashingEmbedder())
+    np.testing.assert_array_equal(plain.embed_query("a b"), plain.embed(["a b"])[0])
