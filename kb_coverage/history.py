@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from core.domain import CaseStatus
 from retrieval.filters import SearchFilters
-from retrieval.index import COLLECTIONS, KnowledgeIndex
+from retrieval.index import COLLECTIONS, KnowledgeIndex, doc_id_of
 
 RESOLVED = (CaseStatus.resolved.value, CaseStatus.closed.value)
 
@@ -37,11 +37,15 @@ def similar_history(
 ) -> SimilarHistory:
     """The k nearest resolved cases (other than case_id) at least min_similarity close."""
     hits = index.store.query(
-        COLLECTIONS["case"], vector, k + 1, SearchFilters(status=list(RESOLVED))
+        COLLECTIONS["case"],
+        vector,
+        k + 1,
+        SearchFilters(status=list(RESOLVED)),
+        with_metadata=False,
     )
     ids: list[str] = []
     for hit in hits:
-        doc_id = str(hit.metadata.get("doc_id", hit.id.split("#")[0]))
+        doc_id = doc_id_of(hit.id)
         if doc_id != case_id and hit.score >= min_similarity and doc_id not in ids:
             ids.append(doc_id)
     ids = ids[:k]

@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 
 from retrieval.bm25 import tokenize
 from retrieval.fusion import weighted_rrf
-from retrieval.index import COLLECTIONS, KnowledgeIndex
+from retrieval.index import COLLECTIONS, KnowledgeIndex, doc_id_of
 from retrieval.search import FusionWeights
 
 
@@ -117,8 +117,10 @@ class RunbookMatcher:
         """The best runbook for one text and its score (None when no runbook matches)."""
         pool = self.weights.pool
         dense: dict[str, tuple[float, str]] = {}
-        for hit in self.index.store.query(COLLECTIONS["runbook"], vector, pool):
-            doc_id = str(hit.metadata.get("doc_id", hit.id.split("#")[0]))
+        for hit in self.index.store.query(
+            COLLECTIONS["runbook"], vector, pool, with_metadata=False
+        ):
+            doc_id = doc_id_of(hit.id)
             if doc_id not in dense or hit.score > dense[doc_id][0]:
                 dense[doc_id] = (hit.score, hit.id)
         bm25: list[str] = []

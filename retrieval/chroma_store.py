@@ -213,6 +213,8 @@ class ChromaVectorStore:
         vector: np.ndarray,
         k: int,
         filters: SearchFilters | None = None,
+        *,
+        with_metadata: bool = True,
     ) -> list[VectorHit]:
         """The k nearest vectors passing the filters; score is cosine similarity."""
         col = self._collection(collection)
@@ -223,13 +225,13 @@ class ChromaVectorStore:
                 query_embeddings=[np.asarray(vector, dtype=np.float32)],
                 n_results=k,
                 where=chroma_where(filters),
-                include=["metadatas", "distances"],
+                include=["metadatas", "distances"] if with_metadata else ["distances"],
             )
         except Exception as exc:
             raise StoreError(f"Chroma query failed: {exc}") from exc
         ids = res["ids"][0]
         dists = res["distances"][0]
-        metas = res["metadatas"][0]
+        metas = res["metadatas"][0] if with_metadata else [None] * len(ids)
         return [
             VectorHit(id=i, score=1.0 - float(d), metadata=m or {})
             for i, d, m in zip(ids, dists, metas, strict=True)

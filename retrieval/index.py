@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from core.domain import Case, Chunk, DocKind, Runbook
-from core.errors import NotFound
+from core.errors import NotFound, RetrievalError
 from retrieval.filters import epoch, tag_key
 from retrieval.lexical import DocumentRecord, LexicalIndex
 from retrieval.protocols import Embedder, MetadataValue, QueryEmbedder, VectorStore
@@ -31,6 +31,11 @@ class UpsertResult:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     embedded_chunks: int = 0
+
+
+def doc_id_of(chunk_id: str) -> str:
+    """The document a chunk id belongs to: chunk ids are "<doc_id>#<ordinal>"."""
+    return chunk_id.rpartition("#")[0]
 
 
 def case_chunk(case: Case) -> Chunk:
@@ -137,6 +142,14 @@ class KnowledgeIndex:
             return result
         old_chunk_ids = set(self.lexical.chunk_ids(kind, [r.doc_id for r, _ in changed]))
         entries = [(rec, chunk) for rec, chunks in changed for chunk in chunks]
+        for rec, chunk in entries:
+            # Searches map vector hits to documents by id alone (no metadata read back).
+            if doc_id_of(chunk.id) != rec.doc_id or chunk.doc_id != rec.doc_id:
+                raise RetrievalError(
+                    f"chunk id {chunk.id!r} must be '{rec.doc_id}#<ordinal>'",
+                    chunk_id=chunk.id,
+                    doc_id=rec.doc_id,
+                )
         # Shortest first across the whole upsert, not per embedding call: each batch then
         # holds texts of nearly one length and the model pads almost nothing (measured in
         # benchmarks/ingest_search_speed.py).

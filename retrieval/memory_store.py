@@ -82,6 +82,8 @@ class MemoryVectorStore:
         vector: np.ndarray,
         k: int,
         filters: SearchFilters | None = None,
+        *,
+        with_metadata: bool = True,
     ) -> list[VectorHit]:
         """The k most similar vectors that pass the filters."""
         with self._lock:
@@ -96,7 +98,11 @@ class MemoryVectorStore:
             top = np.argpartition(-scores, n - 1)[:n]
             top = top[np.argsort(-scores[top], kind="stable")]
             return [
-                VectorHit(id=col.ids[p], score=float(scores[p]), metadata=col.metas[p])
+                VectorHit(
+                    id=col.ids[p],
+                    score=float(scores[p]),
+                    metadata=col.metas[p] if with_metadata else {},
+                )
                 for p in top
                 if np.isfinite(scores[p])
             ]

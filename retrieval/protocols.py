@@ -42,6 +42,8 @@ class QueryEmbedder(Protocol):
 class VectorHit:
     """One nearest neighbour: its id, cosine similarity and stored metadata."""
 
+    # Chunk ids are "<doc_id>#<ordinal>" (the index enforces it): see retrieval.index.doc_id_of.
+
     id: str
     score: float
     metadata: Mapping[str, Any] = field(default_factory=dict)
@@ -73,8 +75,14 @@ class VectorStore(Protocol):
         vector: np.ndarray,
         k: int,
         filters: SearchFilters | None = None,
+        *,
+        with_metadata: bool = True,
     ) -> list[VectorHit]:
-        """The k nearest vectors that pass the filters, most similar first."""
+        """The k nearest vectors that pass the filters, most similar first.
+
+        With with_metadata=False hits carry ids and scores only (empty metadata): a search
+        that needs no more skips reading metadata back, which is most of a query's cost.
+        """
         ...
 
     def count(self, collection: str) -> int:

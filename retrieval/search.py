@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.domain import DocKind
 from retrieval.filters import SearchFilters
 from retrieval.fusion import weighted_rrf
-from retrieval.index import COLLECTIONS, KnowledgeIndex
+from retrieval.index import COLLECTIONS, KnowledgeIndex, doc_id_of
 from retrieval.lexical import query_terms
 
 SearchMode = Literal["hybrid", "dense", "bm25"]
@@ -114,9 +114,9 @@ class HybridSearcher:
             vector = self.index.embed_query(query.text)
             # Chroma cannot exclude by metadata id list cheaply, so over-fetch and drop.
             for hit in self.index.store.query(
-                COLLECTIONS[kind], vector, pool + len(exclude), filters
+                COLLECTIONS[kind], vector, pool + len(exclude), filters, with_metadata=False
             ):
-                doc_id = str(hit.metadata.get("doc_id", hit.id.split("#")[0]))
+                doc_id = doc_id_of(hit.id)
                 if doc_id in exclude:
                     continue
                 if doc_id not in dense or hit.score > dense[doc_id][0]:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from core.domain import Case, Chunk, Runbook
-from core.errors import ConfigError, NotFound, StoreError
+from core.errors import ConfigError, NotFound, RetrievalError, StoreError
 from retrieval.chroma_store import ChromaVectorStore
 from retrieval.filters import SearchFilters
 from retrieval.index import EMBED_BATCH, KnowledgeIndex
@@ -302,3 +302,18 @@ def test_queries_go_through_embed_query_when_the_embedder_has_it(tmp_path: Path)
     # A plain embedder embeds the query like a document.
     plain, _ = _index(tmp_path / "plain")
     np.testing.assert_allclose(plain.embed_query("a b"), HashingEmbedder().embed(["a b"])[0])
+
+
+def test_chunk_ids_must_name_their_document(tmp_path: Path) -> None:
+    index, _ = _index(tmp_path)
+    rb = Runbook(id="team#ops/etcd", title="etcd", body="x")
+    good = Chunk(id="team#ops/etcd#0", doc_id=rb.id, kind="runbook", text="etcd member health")
+    index.upsert_runbooks([(rb, [good])])
+    # A '#' inside a document id is fine: the ordinal is after the last one.
+    hits = HybridSearcher(index).search(SearchQuery(text="etcd member", kind="runbook"))
+    assert hits[0].doc_id == "team#ops/etcd"
+    for bad_id, bad_doc in (("etcd#0", rb.id), ("team#ops/etcd#0", "other")):
+        bad = Chunk(id=bad_id, doc_id=bad_doc, kind="runbook", text="t")
+        with pytest.raises(RetrievalError, match="must be"):
+            index.upsert_runbooks([(rb.model_copy(update={"body": "y"}), [bad])])
+    assert index.get_runbook(rb.id).body == "x"  # the failed upsert changed nothing

@@ -76,6 +76,17 @@ def test_query_returns_nearest_first(store: VectorStore) -> None:
     assert hits[0].metadata["queue"] == "integrations"
 
 
+def test_query_without_metadata_returns_the_same_hits(store: VectorStore) -> None:
+    _seed(store)
+    vector = EMB.embed(["webhook retries"])[0]
+    flt = SearchFilters(queue=["integrations"])
+    full = store.query("c", vector, k=4, filters=flt)
+    bare = store.query("c", vector, k=4, filters=flt, with_metadata=False)
+    assert [h.id for h in bare] == [h.id for h in full] == ["d#0", "a#0"]
+    assert [h.score for h in bare] == pytest.approx([h.score for h in full], abs=1e-6)
+    assert all(dict(h.metadata) == {} for h in bare) and full[0].metadata["queue"]
+
+
 def test_count_upsert_replaces_and_delete(store: VectorStore) -> None:
     assert store.count("c") == 0
     _seed(store)
