@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.protocols import Embedder, QueryEmbedder
+from retrieval.protocols import Embedder, query_vector
 
 
 class CachedCorpusEmbedder:
@@ -34,9 +34,7 @@ class CachedCorpusEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         """Queries are always embedded live, as the real embedder embeds queries."""
-        if isinstance(self.real, QueryEmbedder):
-            return self.real.embed_query(text)
-        return self.real.embed([text])[0]
+        return query_vector(self.real, text)
 
 
 def load_or_embed(real: Embedder, texts: Sequence[str], cache_dir: Path) -> np.ndarray:

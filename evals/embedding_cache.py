@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from retrieval.protocols import Embedder, QueryEmbedder
+from retrieval.protocols import Embedder, QueryEmbedder, query_vector
 
 
 class CachingEmbedder:
@@ -46,10 +46,10 @@ class CachingEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         """A query vector as the inner embedder makes it (queries may differ from documents)."""
         if not isinstance(self.inner, QueryEmbedder):
-            return self.embed([text])[0]
+            return self.embed([text])[0]  # document vectors are cached by embed
         vector = self._query_cache.get(text)
         if vector is None:
-            vector = np.asarray(self.inner.embed_query(text), dtype=np.float32)
+            vector = query_vector(self.inner, text)
             self._query_cache[text] = vector
             self.misses += 1
         else:

@@ -147,14 +147,14 @@ class OnnxMiniLMEmbedder:
         if not items:
             return out
         loaded = self._ensure_loaded()
-        encodings = loaded.tokenizer.encode_batch(items)
+        rows = [e.ids for e in loaded.tokenizer.encode_batch(items)]
         order = list(range(len(items)))
         if self.sort_by_length:
             # Similar lengths share a batch, so little compute goes into padding.
-            order.sort(key=lambda i: len(encodings[i].ids))
+            order.sort(key=lambda i: len(rows[i]))
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            out[idx] = self._run_batch(loaded, [encodings[i] for i in idx])
+            out[idx] = self._run_batch(loaded, [rows[i] for i in idx])
         return out
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -165,9 +165,8 @@ class OnnxMiniLMEmbedder:
             ids = ids[: self.query_max_tokens - 1] + ids[-1:]  # keep the closing [SEP]
         return self._run_batch(loaded, [ids])[0]
 
-    def _run_batch(self, loaded: _Loaded, encodings: Sequence[Any]) -> np.ndarray:
-        """Pad one batch of token ids (or encodings), run the model, mean-pool and normalise."""
-        rows = [e if isinstance(e, list) else e.ids for e in encodings]
+    def _run_batch(self, loaded: _Loaded, rows: Sequence[list[int]]) -> np.ndarray:
+        """Pad one batch of token id rows, run the model, mean-pool and normalise."""
         longest = max(len(r) for r in rows)
         width = MINILM_MAX_TOKENS if self.padding == "max_length" else longest
         ids = np.zeros((len(rows), width), dtype=np.int64)  # [PAD] is id 0

@@ -15,7 +15,7 @@ from core.domain import Case, Chunk, DocKind, Runbook
 from core.errors import NotFound, RetrievalError
 from retrieval.filters import epoch, tag_key
 from retrieval.lexical import DocumentRecord, LexicalIndex
-from retrieval.protocols import Embedder, MetadataValue, QueryEmbedder, VectorStore
+from retrieval.protocols import Embedder, MetadataValue, VectorStore, query_vector
 
 Progress = Callable[[int], None]
 QUERY_CACHE_SIZE = 64
@@ -233,10 +233,7 @@ class KnowledgeIndex:
             if cached is not None:
                 self._query_cache.move_to_end(text)
                 return cached
-        if isinstance(self.embedder, QueryEmbedder):
-            vector = np.asarray(self.embedder.embed_query(text), dtype=np.float32)
-        else:
-            vector = np.asarray(self.embedder.embed([text])[0], dtype=np.float32)
+        vector = query_vector(self.embedder, text)
         with self._cache_lock:
             self._query_cache[text] = vector
             while len(self._query_cache) > QUERY_CACHE_SIZE:

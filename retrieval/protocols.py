@@ -38,6 +38,13 @@ class QueryEmbedder(Protocol):
         ...
 
 
+def query_vector(embedder: Embedder, text: str) -> np.ndarray:
+    """A search query's vector: the embedder's own query embedding, else as a document."""
+    if isinstance(embedder, QueryEmbedder):
+        return np.asarray(embedder.embed_query(text), dtype=np.float32)
+    return np.asarray(embedder.embed([text])[0], dtype=np.float32)
+
+
 @dataclass(frozen=True)
 class VectorHit:
     """One nearest neighbour: its id, cosine similarity and stored metadata."""

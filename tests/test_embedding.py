@@ -142,8 +142,10 @@ def test_minilm_query_reads_its_first_128_tokens(minilm: OnnxMiniLMEmbedder) -> 
     np.testing.assert_allclose(q, minilm.embed_query(changed_late), atol=1e-6)
     assert not np.allclose(q, minilm.embed_query(changed_early), atol=1e-4)
     assert not np.allclose(minilm.embed([long_text])[0], minilm.embed([changed_late])[0], atol=1e-4)
-    # The query is the document's first 127 tokens and the closing [SEP]: the same vector as
-    # the bundled model reading exactly those tokens.
+    # [CLS], the first 126 words (one token each) and [SEP]: the same vector as a document
+    # of exactly those words.
+    first_words = " ".join(long_text.split()[:126])
+    np.testing.assert_allclose(q, minilm.embed([first_words])[0], atol=1e-5)
     same = OnnxMiniLMEmbedder(query_max_tokens=256).embed_query(long_text)
     assert q.shape == (384,) and q.dtype == np.float32 and not np.allclose(q, same, atol=1e-4)
     np.testing.assert_allclose(np.linalg.norm(q), 1.0, atol=1e-5)
